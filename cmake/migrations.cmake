@@ -1,0 +1,18 @@
+# Compiles store/migrations/NNNN_name.sql into a table of {version, name, sql} so the
+# store applies them in order at start-up. Called with DIR (the .sql folder) and OUT.
+file(GLOB files ${DIR}/*.sql)
+list(SORT files)
+set(out "/* generated from the store migrations folder: do not edit */\n#include \"store/migrations.h\"\n")
+set(rows "")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  string(REGEX MATCH "^[0-9]+" ver "${name}")
+  math(EXPR ver "${ver} + 0")
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")
+  string(APPEND out "static const char m_${name}[] = {${body}0x00};\n")
+  string(APPEND rows "    {${ver}, \"${name}\", m_${name}},\n")
+endforeach()
+string(APPEND out "const struct fx_migration fx_migrations[] = {\n${rows}    {0, 0, 0}};\n")
+file(WRITE ${OUT}.tmp "${out}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

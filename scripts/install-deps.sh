@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian 12 packages faxd needs to build, run and test. Skips apt-get when
+# everything is already installed, so repeated runs are fast and work offline.
+set -eu
+PACKAGES="build-essential cmake pkg-config ca-certificates curl python3 sqlite3
+libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libtiff-dev
+poppler-utils wrk"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "faxd needs these Debian packages:$missing (run as root to install them)" >&2
+        exit 1
+    fi
+    echo "Installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

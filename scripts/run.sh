@@ -1,0 +1,30 @@
+#!/bin/sh
+# One command from a fresh Debian 12 machine (as root) to a running faxd: installs the
+# packages, builds, creates a demo account on the embedded SQLite store in ./data,
+# prints how to use it and runs faxd in the foreground (Ctrl-C stops it).
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh build
+export FAXD_GENERAL_DATA_DIR="${FAXD_GENERAL_DATA_DIR:-$PWD/data}"
+demo=$(build/tools/faxctl --json demo)
+field() { printf '%s' "$demo" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+base=$(field base_url)
+token=$(field token)
+cat <<MSG
+
+faxd is starting on its embedded store in $FAXD_GENERAL_DATA_DIR.
+
+  API base URL : $base
+  Demo token   : $token   (shown once; make more with build/tools/faxctl token create)
+  Demo number  : $(field number)
+
+Try it:
+  curl -H "Authorization: Bearer $token" $base/accounts/self
+  curl -H "Authorization: Bearer $token" -F fax_file=@document.pdf $base/accounts/self/files
+
+Fax.Plus SDKs: set the base path / host to $base and use the token as access token.
+Stop with Ctrl-C.
+
+MSG
+exec build/src/faxd

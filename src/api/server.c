@@ -1,0 +1,425 @@
+/* api: the HTTP server — libmicrohttpd set-up, the request lifecycle, authentication,
+ * scopes, rate limiting and the one place where errors become JSON replies.
+ *
+ * Lifecycle of a request (libmicrohttpd calls on_request several times):
+ *   1st call: headers only. Route, authenticate, check scope and rate, check the
+ *             declared size; errors are answered at once (the body is then skipped).
+ *   body calls: JSON bodies accumulate up to http.max_body_bytes; uploads stream into
+ *             the blob store through files.c, so memory does not grow with size.
+ *   last call: run the handler (or answer the error met while reading the body).
+ * on_completed frees the request whatever happened (client gone, timeout, error). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "api/api_priv.h"
+#include "conf/conf.h"
+
+/* ---- rate limiting: a fixed one-second window per token, in a small hash table.
+ * Collisions share a slot, which can only make the limit stricter for both. ---- */
+#define RATE_SLOTS 4096
+struct rate_slot {
+    char token_id[FX_UID_SIZE];
+    int64_t window;
+    int64_t count;
+};
+struct fx_rate {
+    pthread_mutex_t mu;
+    int64_t limit;
+    struct rate_slot slots[RATE_SLOTS];
+};
+
+static bool rate_allow(struct fx_rate *rt, const char *token_id)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = token_id; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    int64_t now = fx_clock_mono_ms() / 1000;
+    pthread_mutex_lock(&rt->mu);
+    struct rate_slot *s = &rt->slots[h % RATE_SLOTS];
+    if (s->window != now || strcmp(s->token_id, token_id) != 0) {
+        fx_strlcpy(s->token_id, token_id, sizeof s->token_id);
+        s->window = now;
+        s->count = 0;
+    }
+    bool ok = ++s->count <= rt->limit;
+    pthread_mutex_unlock(&rt->mu);
+    return ok;
+}
+
+/* ---- replies ---- */
+
+enum fx_err fx_req_fail(struct fx_req *r, enum fx_err e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+static void add_common_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+static enum fx_err set_reply(struct fx_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (!resp) return FX_ERR_NOMEM;
+    add_common_headers(resp);
+    if (r->resp) MHD_destroy_response(r->resp);
+    r->resp = resp;
+    r->status = status;
+    return FX_OK;
+}
+
+static struct MHD_Response *json_response(char *text)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    return resp;
+}
+
+enum fx_err fx_reply_json(struct fx_req *r, unsigned status, json_t *j)
+{
+    char *text = j ? fx_json_dump(j) : NULL;
+    json_decref(j);
+    if (!text) return FX_ERR_NOMEM;
+    return set_reply(r, status, json_response(text));
+}
+
+enum fx_err fx_reply_empty(struct fx_req *r)
+{
+    return fx_reply_json(r, 200, json_object());
+}
+
+static void add_disposition(struct MHD_Response *resp, const char *content_type,
+                            const char *filename)
+{
+    char cd[256];
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", filename);
+    MHD_add_response_header(resp, "Content-Disposition", cd);
+}
+
+enum fx_err fx_reply_file(struct fx_req *r, const char *path, const char *content_type,
+                          const char *filename)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) close(fd);
+        fx_error("api file open failed path=%s", path);
+        return FX_ERR_IO;
+    }
+    /* libmicrohttpd owns fd from here and closes it with the response. */
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return FX_ERR_NOMEM;
+    }
+    add_disposition(resp, content_type, filename);
+    return set_reply(r, 200, resp);
+}
+
+enum fx_err fx_reply_bytes(struct fx_req *r, const void *data, size_t len,
+                           const char *content_type, const char *filename)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return FX_ERR_NOMEM;
+    add_disposition(resp, content_type, filename);
+    return set_reply(r, 200, resp);
+}
+
+/* The single place where an fx_err becomes an HTTP reply. */
+static void reply_error(struct fx_req *r, enum fx_err e)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "error", json_string(fx_err_code(e)));
+    json_object_set_new(j, "description", json_string(r->why[0] ? r->why : fx_err_text(e)));
+    unsigned status = fx_err_http_status(e);
+    fx_reply_json(r, status, j);
+    if (r->resp && e == FX_ERR_UNAUTHORIZED)
+        MHD_add_response_header(r->resp, "WWW-Authenticate", "Bearer");
+    if (status >= 500)
+        fx_warn("api request failed method=%s status=%u error=%s why=\"%s\"", r->method,
+                status, fx_err_code(e), r->why);
+}
+
+/* ---- request accessors ---- */
+
+const char *fx_req_query(struct fx_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *fx_req_header(struct fx_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+enum fx_err fx_req_body(struct fx_req *r, json_t **out)
+{
+    if (r->body.len == 0) {
+        *out = json_object();
+        return FX_OK;
+    }
+    json_error_t err;
+    json_t *j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &err);
+    if (!j)
+        return fx_req_fail(r, FX_ERR_BAD_JSON, "Malformed JSON body at line %d column %d: %s",
+                           err.line, err.column, err.text);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return fx_req_fail(r, FX_ERR_BAD_JSON, "The request body must be a JSON object");
+    }
+    *out = j;
+    return FX_OK;
+}
+
+enum fx_err fx_req_user(struct fx_req *r, const char *user_id, struct fx_account *out)
+{
+    if (strcmp(user_id, "self") == 0 || strcmp(user_id, r->caller.uid) == 0)
+        return fx_store_account_get(r->api->store, r->caller.uid, out);
+    if (strcmp(r->caller.account_type, "corporate_admin") == 0 && fx_id_valid(user_id)) {
+        enum fx_err e = fx_store_account_get(r->api->store, user_id, out);
+        if (e == FX_OK && strcmp(out->admin_uid, r->caller.uid) == 0) return FX_OK;
+        if (e == FX_OK) fx_store_account_clear(out);
+        if (e && e != FX_ERR_NOT_FOUND) return e;
+    }
+    return fx_req_fail(r, FX_ERR_FORBIDDEN, "You may not act for user %s", user_id);
+}
+
+/* ---- authentication ---- */
+
+static enum fx_err authenticate(struct fx_req *r)
+{
+    const char *h = fx_req_header(r, "Authorization");
+    if (!h) return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Missing Authorization header");
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != 0))
+        return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Authorization must be a Bearer token");
+    const char *tok = h + 6;
+    while (*tok == ' ') tok++;
+    size_t n = strlen(tok);
+    while (n && tok[n - 1] == ' ') n--;
+    if (n == 0) return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Empty bearer token");
+    if (n > 256) return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Unknown or revoked token");
+    char hash[65];
+    fx_sha256_hex(tok, n, hash);
+    enum fx_err e = fx_store_token_find(r->api->store, hash, &r->token);
+    if (e == FX_ERR_NOT_FOUND)
+        return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Unknown or revoked token");
+    if (e) return e;
+    e = fx_store_account_get(r->api->store, r->token.uid, &r->caller);
+    if (e == FX_ERR_NOT_FOUND)
+        return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "The token's account no longer exists");
+    if (e) return e;
+    r->authed = true;
+    if (strcmp(r->caller.status, "active") != 0)
+        return fx_req_fail(r, FX_ERR_FORBIDDEN, "The account is %s", r->caller.status);
+    int need = strcmp(r->method, "GET") == 0 ? FX_SCOPE_READ : FX_SCOPE_EDIT;
+    if (!(r->token.scopes & need))
+        return fx_req_fail(r, FX_ERR_SCOPE, "This operation needs a token with the %s scope",
+                           need == FX_SCOPE_READ ? "read" : "edit");
+    if (r->api->rate && !rate_allow(r->api->rate, r->token.id))
+        return fx_req_fail(r, FX_ERR_RATE, "More than %lld requests per second",
+                           (long long)r->api->rate->limit);
+    return FX_OK;
+}
+
+/* ---- the request lifecycle ---- */
+
+static void client_ip(struct fx_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return;
+    if (ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, r->ip,
+                  sizeof r->ip);
+    else if (ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, r->ip,
+                  sizeof r->ip);
+}
+
+/* Everything decided from the headers alone. */
+static enum fx_err on_headers(struct fx_req *r, const char *url)
+{
+    char allow[64] = "";
+    if (strncmp(url, "/v3/", 4) != 0)
+        return fx_req_fail(r, FX_ERR_NOT_FOUND, "No such resource; the API lives under /v3");
+    enum fx_err e = fx_route_match(r->method, url + 3, &r->route, r->params, &r->n_params,
+                                   allow, sizeof allow);
+    if (e == FX_ERR_METHOD) {
+        snprintf(r->why, sizeof r->why, "Use one of: %s", allow);
+        return e;
+    }
+    if (e) return fx_req_fail(r, e, "No such resource");
+    if (!(r->route->flags & FX_ROUTE_PUBLIC) && (e = authenticate(r))) return e;
+    const char *cl = fx_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long long len = cl ? strtoll(cl, NULL, 10) : 0;
+    if (r->route->flags & FX_ROUTE_UPLOAD) {
+        /* Room for the multipart framing around the file. */
+        if (len > r->api->conf->max_fax_bytes + 65536)
+            return fx_req_fail(r, FX_ERR_TOO_LARGE, "Uploads are limited to %lld bytes",
+                               (long long)r->api->conf->max_fax_bytes);
+        return fx_upload_begin(r);
+    }
+    if (len > r->api->conf->http_max_body)
+        return fx_req_fail(r, FX_ERR_TOO_LARGE, "Request bodies are limited to %lld bytes",
+                           (long long)r->api->conf->http_max_body);
+    return FX_OK;
+}
+
+static enum fx_err on_body(struct fx_req *r, const char *data, size_t len)
+{
+    if (r->upload) return fx_upload_feed(r, data, len);
+    if (r->body.len + len > (size_t)r->api->conf->http_max_body)
+        return fx_req_fail(r, FX_ERR_TOO_LARGE, "Request bodies are limited to %lld bytes",
+                           (long long)r->api->conf->http_max_body);
+    return fx_buf_append(&r->body, data, len);
+}
+
+static enum MHD_Result queue(struct fx_req *r)
+{
+    enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct fx_req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        r->api = cls;
+        r->conn = conn;
+        r->method = method;
+        fx_buf_init(&r->body);
+        client_ip(r);
+        enum fx_err e = on_headers(r, url);
+        if (e) {
+            r->early = e;
+            reply_error(r, e);
+            return r->resp ? queue(r) : MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!r->early) {
+            enum fx_err e = on_body(r, upload_data, n);
+            if (e) {
+                r->early = e;
+                fx_upload_end(r);
+                fx_buf_free(&r->body);
+            }
+        } else if (r->early != FX_ERR_TOO_LARGE) {
+            return MHD_NO; /* nothing useful will come of reading more */
+        }
+        return MHD_YES;
+    }
+    if (r->resp) return MHD_YES; /* already answered; libmicrohttpd is flushing */
+    enum fx_err e = r->early ? r->early : r->route->fn(r);
+    if (e || !r->resp) reply_error(r, e ? e : FX_ERR_INTERNAL);
+    return r->resp ? queue(r) : MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    struct fx_req *r = *con_cls;
+    if (!r) return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        fx_debug("api request ended early method=%s code=%d", r->method, (int)toe);
+    fx_upload_end(r);
+    fx_buf_free(&r->body);
+    for (int i = 0; i < r->n_params; i++) free(r->params[i]);
+    fx_store_account_clear(&r->caller);
+    if (r->resp) MHD_destroy_response(r->resp);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    fx_debug("http msg=\"%s\"", msg);
+}
+
+enum fx_err fx_api_start(const struct fx_conf *conf, struct fx_store *store,
+                         struct fx_api **out)
+{
+    struct fx_api *api = calloc(1, sizeof *api);
+    if (!api) return FX_ERR_NOMEM;
+    api->conf = conf;
+    api->store = store;
+    if (conf->http_rate_limit > 0) {
+        api->rate = calloc(1, sizeof *api->rate);
+        if (!api->rate) {
+            free(api);
+            return FX_ERR_NOMEM;
+        }
+        pthread_mutex_init(&api->rate->mu, NULL);
+        api->rate->limit = conf->http_rate_limit;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)conf->http_port)};
+    inet_pton(AF_INET, conf->http_address, &sa.sin_addr);
+    /* The connection memory limit bounds the request line and headers together with
+     * the read buffer; http.max_header_bytes sets it. */
+    size_t mem = (size_t)conf->http_max_header + 16384;
+    api->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->http_threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_END);
+    if (!api->daemon) {
+        fx_error("api listen failed address=%s port=%lld", conf->http_address,
+                 (long long)conf->http_port);
+        fx_api_stop(api);
+        return FX_ERR_IO;
+    }
+    fx_info("api listening address=%s port=%lld threads=%lld", conf->http_address,
+            (long long)conf->http_port, (long long)conf->http_threads);
+    *out = api;
+    return FX_OK;
+}
+
+void fx_api_stop(struct fx_api *api)
+{
+    if (!api) return;
+    if (api->daemon) MHD_stop_daemon(api->daemon);
+    if (api->rate) {
+        pthread_mutex_destroy(&api->rate->mu);
+        free(api->rate);
+    }
+    free(api);
+}

@@ -1,0 +1,534 @@
+/* conf: faxd's configuration. Everything — defaults, the INI file, FAXD_* environment
+ * overrides, validation, the error messages and --dump-config — is driven by the one
+ * option table below, so adding an option means adding one row and its struct field.
+ *
+ * Parsing is deliberately strict: an unknown key or a value that does not validate is
+ * an error at start-up, never a silently ignored line, because a typo in a config file
+ * should not leave faxd listening on the wrong port or keeping documents forever. */
+#include "conf/conf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the option table ---------------------------------------------------- */
+
+enum conf_type {
+    CONF_STR,  /* char *, owned by the struct */
+    CONF_INT,  /* int64_t, plain decimal */
+    CONF_SIZE, /* int64_t, decimal with an optional K/M/G (x1024) suffix */
+};
+
+/* Extra validation for a string option; `want` completes "<value> is not ...". */
+struct conf_check {
+    bool (*ok)(const char *v);
+    const char *want;
+};
+
+struct conf_option {
+    const char *name; /* "section.key" */
+    enum conf_type type;
+    size_t offset;                  /* into struct fx_conf */
+    const char *def;                /* default, as text: it goes through the same validation */
+    int64_t min, max;               /* ints and sizes, inclusive */
+    const char *const *allowed;     /* strings: NULL-terminated list, NULL = anything */
+    const struct conf_check *check; /* strings: NULL = no extra check */
+    const char *help;               /* one line, printed by fx_conf_dump */
+};
+
+static bool is_nonempty(const char *v)
+{
+    return v[0] != '\0';
+}
+
+static bool is_ipv4(const char *v)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, v, &a) == 1;
+}
+
+static bool is_country_code(const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 1 || n > 3) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)v[i])) return false;
+    return true;
+}
+
+/* "" means "derive it"; otherwise the API prints it to users as a link base, so it
+ * must at least be an http(s) URL with something after the scheme and no spaces. */
+static bool is_public_url(const char *v)
+{
+    if (v[0] == '\0') return true;
+    if (strchr(v, ' ')) return false;
+    if (strncmp(v, "http://", 7) == 0) return v[7] != '\0';
+    if (strncmp(v, "https://", 8) == 0) return v[8] != '\0';
+    return false;
+}
+
+static const struct conf_check check_nonempty = {is_nonempty, "a non-empty path"};
+static const struct conf_check check_ipv4 = {is_ipv4, "an IPv4 address"};
+static const struct conf_check check_country = {is_country_code, "1 to 3 digits"};
+static const struct conf_check check_url = {is_public_url, "empty or an http:// or https:// URL"};
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const store_drivers[] = {"sqlite", NULL};
+
+/* The _Generic makes a row whose type does not match its struct field fail to compile
+ * (no association matches), instead of corrupting memory at run time. */
+#define FIELD(field, ctype)                                                                        \
+    _Generic(((struct fx_conf *)0)->field, ctype : offsetof(struct fx_conf, field))
+#define OPT_STR(nm, field, dflt, allow, chk, hlp)                                                  \
+    {                                                                                              \
+        .name = nm, .type = CONF_STR, .offset = FIELD(field, char *), .def = dflt,                 \
+        .allowed = allow, .check = chk, .help = hlp                                                \
+    }
+#define OPT_INT(nm, field, dflt, lo, hi, hlp)                                                      \
+    {                                                                                              \
+        .name = nm, .type = CONF_INT, .offset = FIELD(field, int64_t), .def = dflt, .min = lo,     \
+        .max = hi, .help = hlp                                                                     \
+    }
+#define OPT_SIZE(nm, field, dflt, lo, hi, hlp)                                                     \
+    {                                                                                              \
+        .name = nm, .type = CONF_SIZE, .offset = FIELD(field, int64_t), .def = dflt, .min = lo,    \
+        .max = hi, .help = hlp                                                                     \
+    }
+
+/* Rows of one section must be adjacent: fx_conf_dump prints a [section] header
+ * whenever the section changes. */
+static const struct conf_option options[] = {
+    OPT_STR("general.data_dir", data_dir, "/var/lib/faxd", NULL, &check_nonempty,
+            "Directory holding the database, documents and fax images."),
+    OPT_STR("general.log_level", log_level, "info", log_levels, NULL,
+            "Least severe log level written: debug, info, warn or error."),
+    OPT_STR("general.default_country_code", default_country, "1", NULL, &check_country,
+            "Country calling code (1-3 digits) added to numbers given without one."),
+
+    OPT_STR("http.address", http_address, "127.0.0.1", NULL, &check_ipv4,
+            "IPv4 address the HTTP server listens on (0.0.0.0 = all interfaces)."),
+    OPT_INT("http.port", http_port, "8080", 1, 65535, "TCP port the HTTP server listens on."),
+    OPT_INT("http.threads", http_threads, "4", 1, 64, "Worker threads serving HTTP requests."),
+    OPT_SIZE("http.max_body_bytes", http_max_body, "1048576", 1024, 67108864,
+             "Largest JSON request body accepted (K/M/G suffixes allowed)."),
+    OPT_SIZE("http.max_header_bytes", http_max_header, "16384", 4096, 1048576,
+             "Largest request line plus headers accepted (K/M/G suffixes allowed)."),
+    OPT_INT("http.connection_timeout", http_timeout, "30", 1, 3600,
+            "Seconds an idle HTTP connection stays open."),
+    OPT_INT("http.rate_limit", http_rate_limit, "0", 0, 1000000,
+            "Requests per second allowed per access token; 0 = no limit."),
+    OPT_STR("http.public_url", public_url, "", NULL, &check_url,
+            "Base URL users reach faxd at, e.g. https://fax.example.com; empty = derived."),
+
+    OPT_STR("store.driver", store_driver, "sqlite", store_drivers, NULL,
+            "Database back-end; only sqlite for now."),
+
+    OPT_INT("fax.max_files", max_files, "10", 1, 10, "Most files one fax may carry."),
+    OPT_SIZE("fax.max_bytes", max_fax_bytes, "31457280", 1024, 1073741824,
+             "Most bytes of one upload and of all files of one fax (K/M/G suffixes allowed)."),
+    OPT_INT("fax.max_destinations", max_destinations, "4000", 1, 4000,
+            "Most destination numbers in one send request."),
+    OPT_INT("fax.retry_count", default_retry_count, "0", 0, 3,
+            "Extra attempts per destination when a send request names none."),
+    OPT_INT("fax.retry_delay", default_retry_delay, "10", 0, 720,
+            "Minutes between attempts when a send request names none."),
+    OPT_INT("fax.upload_ttl", upload_ttl, "86400", 60, 31536000,
+            "Seconds an uploaded file not yet used by a fax is kept."),
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* why may be NULL or empty: callers that only need the code need not pass a buffer. */
+__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t why_len,
+                                                          const char *fmt, ...)
+{
+    if (!why || why_len == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+}
+
+/* Prepends "where: " (or "where:line: ") to the message already in why, so that
+ * fx_conf_set can word the option-level message without knowing its source (file line,
+ * environment variable). */
+static void prefix_why(char *why, size_t why_len, const char *where, unsigned line)
+{
+    if (!why || why_len == 0) return;
+    char *msg = strdup(why);
+    if (!msg) return; /* keep the unprefixed message rather than none */
+    if (line)
+        set_why(why, why_len, "%s:%u: %s", where, line, msg);
+    else
+        set_why(why, why_len, "%s: %s", where, msg);
+    free(msg);
+}
+
+static char **str_field(struct fx_conf *c, const struct conf_option *o)
+{
+    return (char **)(void *)((char *)c + o->offset);
+}
+
+static int64_t *int_field(struct fx_conf *c, const struct conf_option *o)
+{
+    return (int64_t *)(void *)((char *)c + o->offset);
+}
+
+static const char *str_value(const struct fx_conf *c, const struct conf_option *o)
+{
+    const char *v = *(char *const *)(const void *)((const char *)c + o->offset);
+    return v ? v : "";
+}
+
+static int64_t int_value(const struct fx_conf *c, const struct conf_option *o)
+{
+    return *(const int64_t *)(const void *)((const char *)c + o->offset);
+}
+
+static const struct conf_option *find_option(const char *name)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strcmp(options[i].name, name) == 0) return &options[i];
+    return NULL;
+}
+
+/* Length of the "section" part of o's name. */
+static size_t section_len(const struct conf_option *o)
+{
+    return (size_t)(strchr(o->name, '.') - o->name);
+}
+
+static bool section_known(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (section_len(&options[i]) == n && strncmp(options[i].name, s, n) == 0) return true;
+    return false;
+}
+
+/* ---- value parsing ------------------------------------------------------------ */
+
+enum num_result { NUM_OK, NUM_SYNTAX, NUM_OVERFLOW };
+
+/* Plain decimal with an optional sign; with `suffix`, one trailing K, M or G
+ * (either case) multiplies by 1024, 1024^2 or 1024^3. Nothing else: no spaces, no
+ * hex, no "KB", no fractions, so a typo cannot turn into a surprising number. */
+static enum num_result parse_num(const char *s, bool suffix, int64_t *out)
+{
+    bool neg = *s == '-';
+    if (neg) s++;
+    if (!isdigit((unsigned char)*s)) return NUM_SYNTAX;
+    int64_t v = 0;
+    bool overflow = false;
+    for (; isdigit((unsigned char)*s); s++) {
+        int d = *s - '0';
+        if (v > (INT64_MAX - d) / 10)
+            overflow = true;
+        else
+            v = v * 10 + d;
+    }
+    static const char units[] = "KMG";
+    int shift = 0;
+    const char *unit = suffix && *s ? strchr(units, toupper((unsigned char)*s)) : NULL;
+    if (unit) {
+        shift = 10 * (int)(unit - units + 1);
+        s++;
+    }
+    if (*s) return NUM_SYNTAX;
+    if (overflow || v > (INT64_MAX >> shift)) return NUM_OVERFLOW;
+    v <<= shift;
+    *out = neg ? -v : v;
+    return NUM_OK;
+}
+
+static enum fx_err set_num(struct fx_conf *c, const struct conf_option *o, const char *value,
+                           char *why, size_t why_len)
+{
+    int64_t v = 0;
+    enum num_result r = parse_num(value, o->type == CONF_SIZE, &v);
+    if (r == NUM_SYNTAX) {
+        set_why(why, why_len, "%s: \"%s\" is not %s", o->name, value,
+                o->type == CONF_SIZE ? "a size (digits, optionally followed by K, M or G)"
+                                     : "a whole number");
+        return FX_ERR_INVALID;
+    }
+    if (r == NUM_OVERFLOW || v < o->min || v > o->max) {
+        set_why(why, why_len, "%s: \"%s\" is out of range %" PRId64 "..%" PRId64, o->name, value,
+                o->min, o->max);
+        return FX_ERR_INVALID;
+    }
+    *int_field(c, o) = v;
+    return FX_OK;
+}
+
+static bool has_control_char(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return true;
+    return false;
+}
+
+/* Writes "a, b, c" into buf for the "is not one of" message. */
+static void join_allowed(const char *const *allowed, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; allowed[i] && used < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", allowed[i]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+static enum fx_err set_str(struct fx_conf *c, const struct conf_option *o, const char *value,
+                           char *why, size_t why_len)
+{
+    /* A control character could not be written back by fx_conf_dump (no escapes in
+     * our INI) and has no business in any of these values. */
+    if (has_control_char(value)) {
+        set_why(why, why_len, "%s: value contains a control character", o->name);
+        return FX_ERR_INVALID;
+    }
+    if (o->allowed) {
+        bool found = false;
+        for (size_t i = 0; o->allowed[i] && !found; i++)
+            found = strcmp(o->allowed[i], value) == 0;
+        if (!found) {
+            char list[256];
+            join_allowed(o->allowed, list, sizeof list);
+            set_why(why, why_len, "%s: \"%s\" is not one of %s", o->name, value, list);
+            return FX_ERR_INVALID;
+        }
+    }
+    if (o->check && !o->check->ok(value)) {
+        set_why(why, why_len, "%s: \"%s\" is not %s", o->name, value, o->check->want);
+        return FX_ERR_INVALID;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        set_why(why, why_len, "%s: out of memory", o->name);
+        return FX_ERR_NOMEM;
+    }
+    char **field = str_field(c, o);
+    free(*field);
+    *field = copy;
+    return FX_OK;
+}
+
+enum fx_err fx_conf_set(struct fx_conf *c, const char *name, const char *value, char *why,
+                        size_t why_len)
+{
+    if (!c || !name || !value) {
+        set_why(why, why_len, "missing option name or value");
+        return FX_ERR_INVALID;
+    }
+    const struct conf_option *o = find_option(name);
+    if (!o) {
+        set_why(why, why_len, "unknown option \"%s\"", name);
+        return FX_ERR_INVALID;
+    }
+    if (o->type == CONF_STR) return set_str(c, o, value, why, why_len);
+    return set_num(c, o, value, why, why_len);
+}
+
+/* ---- INI file --------------------------------------------------------------------- */
+
+/* Trims surrounding whitespace (including the \r of CRLF files) in place. */
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* `[name]`: remembers the section after checking that some option lives in it, so a
+ * misspelt header is reported on its own line rather than on every key below it. */
+static enum fx_err parse_section(char *line, char *section, size_t section_size, char *why,
+                                 size_t why_len)
+{
+    size_t n = strlen(line);
+    if (line[n - 1] != ']') {
+        set_why(why, why_len, "section header \"%s\" lacks a closing ']'", line);
+        return FX_ERR_INVALID;
+    }
+    line[n - 1] = '\0';
+    char *name = trim(line + 1);
+    if (!section_known(name) || !fx_strlcpy(section, name, section_size)) {
+        set_why(why, why_len, "unknown section [%s]", name);
+        return FX_ERR_INVALID;
+    }
+    return FX_OK;
+}
+
+/* `key = value` inside the current section. A value may be wrapped in double quotes to
+ * keep surrounding spaces or to write an empty string; there are no escapes, the outer
+ * pair is simply removed. */
+static enum fx_err parse_assignment(struct fx_conf *c, char *line, const char *section, char *why,
+                                    size_t why_len)
+{
+    char *eq = strchr(line, '=');
+    if (!eq) {
+        set_why(why, why_len, "\"%s\" is not a section header or key = value", line);
+        return FX_ERR_INVALID;
+    }
+    *eq = '\0';
+    char *key = trim(line), *value = trim(eq + 1);
+    if (!*key) {
+        set_why(why, why_len, "missing option name before '='");
+        return FX_ERR_INVALID;
+    }
+    if (!*section) {
+        set_why(why, why_len, "key \"%s\" is outside any [section]", key);
+        return FX_ERR_INVALID;
+    }
+    size_t vn = strlen(value);
+    if (value[0] == '"') {
+        if (vn < 2 || value[vn - 1] != '"') {
+            set_why(why, why_len, "%s.%s: unterminated quoted value", section, key);
+            return FX_ERR_INVALID;
+        }
+        value[vn - 1] = '\0';
+        value++;
+    }
+    char name[256];
+    if (snprintf(name, sizeof name, "%s.%s", section, key) >= (int)sizeof name) {
+        set_why(why, why_len, "unknown option \"%s.%s\"", section, key);
+        return FX_ERR_INVALID;
+    }
+    return fx_conf_set(c, name, value, why, why_len);
+}
+
+static enum fx_err parse_line(struct fx_conf *c, char *raw, char *section, size_t section_size,
+                              char *why, size_t why_len)
+{
+    char *line = trim(raw);
+    if (!*line || *line == '#' || *line == ';') return FX_OK;
+    if (*line == '[') return parse_section(line, section, section_size, why, why_len);
+    return parse_assignment(c, line, section, why, why_len);
+}
+
+static enum fx_err load_file(struct fx_conf *c, const char *path, char *why, size_t why_len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        set_why(why, why_len, "%s: cannot open: %s", path, strerror(errno));
+        return FX_ERR_IO;
+    }
+    enum fx_err e = FX_OK;
+    char *line = NULL, section[64] = "";
+    size_t cap = 0;
+    unsigned lineno = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *text = line;
+        /* Editors on some systems start files with a UTF-8 byte order mark. */
+        if (lineno == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3;
+        e = parse_line(c, text, section, sizeof section, why, why_len);
+        if (e) {
+            prefix_why(why, why_len, path, lineno);
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        set_why(why, why_len, "%s: read error: %s", path, strerror(errno));
+        e = FX_ERR_IO;
+    }
+out:
+    free(line);
+    fclose(f);
+    return e;
+}
+
+/* ---- environment ------------------------------------------------------------------- */
+
+/* "http.max_body_bytes" → "FAXD_HTTP_MAX_BODY_BYTES". */
+static void env_name(const struct conf_option *o, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "FAXD_%s", o->name);
+    for (size_t i = 5; i < n && i < len; i++)
+        buf[i] = buf[i] == '.' ? '_' : (char)toupper((unsigned char)buf[i]);
+}
+
+static enum fx_err load_env(struct fx_conf *c, char *why, size_t why_len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char var[128];
+        env_name(&options[i], var, sizeof var);
+        const char *v = getenv(var);
+        if (!v) continue;
+        enum fx_err e = fx_conf_set(c, options[i].name, v, why, why_len);
+        if (e) {
+            prefix_why(why, why_len, var, 0);
+            return e;
+        }
+    }
+    return FX_OK;
+}
+
+/* ---- public ---------------------------------------------------------------------- */
+
+enum fx_err fx_conf_load(const char *path, struct fx_conf **out, char *why, size_t why_len)
+{
+    enum fx_err e = FX_OK;
+    struct fx_conf *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_why(why, why_len, "out of memory");
+        return FX_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        e = fx_conf_set(c, options[i].name, options[i].def, why, why_len);
+        if (e) {
+            /* A default that fails its own validation is a bug in the table. */
+            prefix_why(why, why_len, "built-in default", 0);
+            if (e == FX_ERR_INVALID) e = FX_ERR_INTERNAL;
+            goto out;
+        }
+    }
+    if (path && (e = load_file(c, path, why, why_len))) goto out;
+    if ((e = load_env(c, why, why_len))) goto out;
+    *out = c;
+    c = NULL;
+out:
+    fx_conf_free(c);
+    return e;
+}
+
+void fx_conf_dump(const struct fx_conf *c, FILE *f)
+{
+    fprintf(f, "# faxd configuration: effective values (defaults < file < FAXD_* environment).\n");
+    const char *prev = NULL;
+    size_t prev_len = 0;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct conf_option *o = &options[i];
+        size_t sl = section_len(o);
+        if (!prev || sl != prev_len || strncmp(prev, o->name, sl) != 0)
+            fprintf(f, "\n[%.*s]\n", (int)sl, o->name);
+        prev = o->name;
+        prev_len = sl;
+        fprintf(f, "# %s\n", o->help);
+        /* Strings are always quoted so that empty values and surrounding spaces
+         * survive the trip back through fx_conf_load. */
+        if (o->type == CONF_STR)
+            fprintf(f, "%s = \"%s\"\n", o->name + sl + 1, str_value(c, o));
+        else
+            fprintf(f, "%s = %" PRId64 "\n", o->name + sl + 1, int_value(c, o));
+    }
+}
+
+void fx_conf_free(struct fx_conf *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].type == CONF_STR) free(*str_field(c, &options[i]));
+    free(c);
+}

@@ -1,0 +1,66 @@
+/* conf: faxd's configuration. One option table (conf.c) drives parsing of the INI
+ * file, FAXD_* environment overrides, defaults, validation and --dump-config.
+ *
+ * Option names are "section.key" ("http.port"); in the INI file they are written as
+ * `[http]` then `port = 8080`; the environment override is FAXD_HTTP_PORT.
+ * Precedence: default < file < environment. */
+#ifndef FX_CONF_H
+#define FX_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/core.h"
+
+/* The parsed configuration. Plain values; strings are owned by the struct and freed
+ * by fx_conf_free. Every field has exactly one row in conf.c's option table. */
+struct fx_conf {
+    /* [general] */
+    char *data_dir;         /* general.data_dir: everything faxd writes lives here */
+    char *log_level;        /* general.log_level: debug|info|warn|error */
+    char *default_country;  /* general.default_country_code: digits added to national numbers */
+    /* [http] */
+    char *http_address;     /* http.address: IPv4 address to listen on */
+    int64_t http_port;      /* http.port */
+    int64_t http_threads;   /* http.threads: worker threads serving requests */
+    int64_t http_max_body;  /* http.max_body_bytes: cap for JSON request bodies */
+    int64_t http_max_header;/* http.max_header_bytes: cap for request line + headers */
+    int64_t http_timeout;   /* http.connection_timeout: idle seconds before a connection closes */
+    int64_t http_rate_limit;/* http.rate_limit: requests per second per token, 0 = off */
+    char *public_url;       /* http.public_url: base URL printed to users ("" = derived) */
+    /* [store] */
+    char *store_driver;     /* store.driver: sqlite (postgresql later) */
+    /* [fax] */
+    int64_t max_files;      /* fax.max_files: files per fax (Fax.Plus: 10) */
+    int64_t max_fax_bytes;  /* fax.max_bytes: total bytes of a fax's files and of one upload */
+    int64_t max_destinations; /* fax.max_destinations: destinations per send (Fax.Plus: 4000) */
+    int64_t default_retry_count; /* fax.retry_count: extra attempts when a send names none */
+    int64_t default_retry_delay; /* fax.retry_delay: minutes between attempts by default */
+    int64_t upload_ttl;     /* fax.upload_ttl: seconds an unused upload is kept */
+};
+
+/* Loads defaults, then `path` (NULL = no file; a missing file is an error when named),
+ * then FAXD_* variables from the environment. On failure returns FX_ERR_INVALID and
+ * writes a message naming the option (and file line) into why[why_len].
+ * On success *out is new: free with fx_conf_free.
+ * Other codes: FX_ERR_IO when the named file cannot be opened or read (why names the
+ * file), FX_ERR_NOMEM. why may be NULL (why_len 0); a long message is truncated.
+ * Messages look like `/etc/faxd.conf:12: http.port: "70000" is out of range 1..65535`
+ * or `FAXD_HTTP_PORT: http.port: ...`. */
+enum fx_err fx_conf_load(const char *path, struct fx_conf **out, char *why, size_t why_len);
+
+/* Sets one option by its "section.key" name from text, with full validation.
+ * Used by the loader and by tests. On FX_ERR_INVALID (unknown name, bad value) the
+ * previous value is kept and why names the option. */
+enum fx_err fx_conf_set(struct fx_conf *c, const char *name, const char *value, char *why,
+                        size_t why_len);
+
+/* Writes every option as an INI file (sections, `key = value`, a comment with its help
+ * text) to f: the effective configuration after file and environment. */
+void fx_conf_dump(const struct fx_conf *c, FILE *f);
+
+/* Accepts NULL. */
+void fx_conf_free(struct fx_conf *c);
+
+#endif

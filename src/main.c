@@ -1,0 +1,134 @@
+/* faxd: the fax server process. Loads the configuration, opens the store (applying
+ * migrations), starts the API and runs the housekeeping tick until SIGTERM/SIGINT.
+ * Signals are blocked in every thread and taken with sigtimedwait here, so no
+ * handler ever runs inside library code. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "conf/conf.h"
+#include "core/core.h"
+#include "store/store.h"
+
+#define HOUSEKEEPING_SECONDS 60
+
+static void usage(FILE *f)
+{
+    fputs("usage: faxd [-c FILE] [--dump-config] [--list-routes] [--version]\n"
+          "  -c, --config FILE  read options from FILE (INI; see conf/faxd.conf)\n"
+          "  --dump-config      print the effective configuration and exit\n"
+          "  --list-routes      print every API route and exit\n"
+          "Every option can also be set from the environment: FAXD_<SECTION>_<KEY>.\n",
+          f);
+}
+
+struct args {
+    const char *config;
+    bool dump, routes;
+};
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+            a->config = argv[++i];
+        } else if (!strcmp(argv[i], "--dump-config")) {
+            a->dump = true;
+        } else if (!strcmp(argv[i], "--list-routes")) {
+            a->routes = true;
+        } else if (!strcmp(argv[i], "--version")) {
+            puts("faxd 0.1.0");
+            return 0;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "faxd: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+/* Removes what a crash may have left in <data_dir>/tmp (downloads being built). */
+static enum fx_err prepare_data_dir(const char *data_dir)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s/tmp", data_dir);
+    enum fx_err e = fx_mkdirs(tmp);
+    if (e) fprintf(stderr, "faxd: cannot create %s: %s\n", tmp, strerror(errno));
+    return e;
+}
+
+static int run(const struct fx_conf *conf)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (prepare_data_dir(conf->data_dir)) return 1;
+    struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver};
+    struct fx_store *store = NULL;
+    struct fx_api *api = NULL;
+    enum fx_err e = fx_store_open(&scfg, &store);
+    if (e) {
+        fprintf(stderr, "faxd: cannot open the store in %s (%s)\n", conf->data_dir,
+                fx_err_code(e));
+        return 1;
+    }
+    if ((e = fx_api_start(conf, store, &api))) {
+        fprintf(stderr, "faxd: cannot listen on %s:%lld\n", conf->http_address,
+                (long long)conf->http_port);
+        fx_store_close(store);
+        return 1;
+    }
+    fx_info("faxd started data_dir=%s schema=%d", conf->data_dir,
+            fx_store_schema_version(store));
+    for (;;) {
+        struct timespec ts = {.tv_sec = HOUSEKEEPING_SECONDS};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) break;
+        if (sig == SIGHUP) fx_info("faxd SIGHUP ignored: restart to apply configuration");
+    }
+    fx_info("faxd stopping");
+    fx_api_stop(api);
+    fx_store_close(store);
+    fx_info("faxd stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    if (a.routes) {
+        fx_api_print_routes(stdout);
+        return 0;
+    }
+    char why[512] = "";
+    struct fx_conf *conf = NULL;
+    if (fx_conf_load(a.config, &conf, why, sizeof why) != FX_OK) {
+        fprintf(stderr, "faxd: configuration error: %s\n", why);
+        return 2;
+    }
+    if (a.dump) {
+        fx_conf_dump(conf, stdout);
+        fx_conf_free(conf);
+        return 0;
+    }
+    enum fx_log_level lvl;
+    if (fx_log_level_parse(conf->log_level, &lvl)) fx_log_set_level(lvl);
+    rc = run(conf);
+    fx_conf_free(conf);
+    return rc;
+}

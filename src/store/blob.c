@@ -1,0 +1,153 @@
+/* store: the blob store — documents and fax images as files under <data_dir>/blobs.
+ * A blob is written to blobs/tmp, fsynced, renamed to blobs/<2 hex>/<id><suffix> and
+ * its directory fsynced: only then is it acknowledged, so an acknowledged upload
+ * survives kill -9 and power loss. Writes stream; memory does not grow with size. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_priv.h"
+
+struct fx_blob_writer {
+    struct fx_store *s;
+    int fd;
+    char tmp[4400];
+    int64_t size;
+    struct fx_sha256 sha;
+};
+
+enum fx_err fx_blob_init(struct fx_store *s)
+{
+    snprintf(s->blob_dir, sizeof s->blob_dir, "%s/blobs", s->data_dir);
+    char tmp[4400];
+    snprintf(tmp, sizeof tmp, "%s/tmp", s->blob_dir);
+    enum fx_err e = fx_mkdirs(tmp);
+    if (e) return e;
+    /* Temporaries belong to writes that were never acknowledged: drop them. */
+    DIR *d = opendir(tmp);
+    if (!d) return FX_ERR_IO;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+    return FX_OK;
+}
+
+enum fx_err fx_blob_begin(struct fx_store *s, struct fx_blob_writer **out)
+{
+    struct fx_blob_writer *w = calloc(1, sizeof *w);
+    if (!w) return FX_ERR_NOMEM;
+    char id[FX_ID_LEN + 1];
+    fx_id_new(id);
+    snprintf(w->tmp, sizeof w->tmp, "%s/tmp/%s", s->blob_dir, id);
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (w->fd < 0) {
+        fx_error("blob create failed path=%s errno=%d", w->tmp, errno);
+        free(w);
+        return FX_ERR_IO;
+    }
+    w->s = s;
+    fx_sha256_init(&w->sha);
+    *out = w;
+    return FX_OK;
+}
+
+enum fx_err fx_blob_write(struct fx_blob_writer *w, const void *data, size_t n)
+{
+    const char *p = data;
+    size_t left = n;
+    while (left) {
+        ssize_t k = write(w->fd, p, left);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return FX_ERR_IO;
+        p += k;
+        left -= (size_t)k;
+    }
+    fx_sha256_update(&w->sha, data, n);
+    w->size += (int64_t)n;
+    return FX_OK;
+}
+
+int64_t fx_blob_size(const struct fx_blob_writer *w)
+{
+    return w->size;
+}
+
+enum fx_err fx_blob_commit(struct fx_blob_writer *w, const char *suffix, char key[96],
+                           char sha256[65])
+{
+    enum fx_err e = FX_ERR_IO;
+    char id[FX_ID_LEN + 1], dir[4400], final[4600];
+    if (fsync(w->fd) != 0) goto out;
+    fx_id_new(id);
+    snprintf(key, 96, "%.2s/%s%s", id, id, suffix ? suffix : "");
+    snprintf(dir, sizeof dir, "%s/%.2s", w->s->blob_dir, id);
+    if ((e = fx_mkdirs(dir))) goto out;
+    snprintf(final, sizeof final, "%s/%s", w->s->blob_dir, key);
+    e = FX_ERR_IO;
+    if (rename(w->tmp, final) != 0) goto out;
+    w->tmp[0] = 0;
+    if ((e = fx_fsync_dir(dir))) goto out;
+    fx_sha256_final_hex(&w->sha, sha256);
+out:
+    if (e) fx_error("blob commit failed errno=%d", errno);
+    fx_blob_abort(w);
+    return e;
+}
+
+void fx_blob_abort(struct fx_blob_writer *w)
+{
+    if (!w) return;
+    if (w->fd >= 0) close(w->fd);
+    if (w->tmp[0]) unlink(w->tmp);
+    free(w);
+}
+
+enum fx_err fx_blob_put_file(struct fx_store *s, const char *src_path, const char *suffix,
+                             char key[96], char sha256[65], int64_t *size)
+{
+    int fd = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return FX_ERR_NOT_FOUND;
+    struct fx_blob_writer *w;
+    enum fx_err e = fx_blob_begin(s, &w);
+    char buf[65536];
+    ssize_t n;
+    while (!e && (n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            e = FX_ERR_IO;
+            break;
+        }
+        e = fx_blob_write(w, buf, (size_t)n);
+    }
+    close(fd);
+    if (e) {
+        fx_blob_abort(w);
+        return e;
+    }
+    if (size) *size = fx_blob_size(w);
+    return fx_blob_commit(w, suffix, key, sha256);
+}
+
+enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t out_len)
+{
+    /* Keys are made by fx_blob_commit; refuse anything that could leave blobs/. */
+    if (!key[0] || strstr(key, "..") || key[0] == '/') return FX_ERR_INVALID;
+    int n = snprintf(out, out_len, "%s/%s", s->blob_dir, key);
+    return n > 0 && (size_t)n < out_len ? FX_OK : FX_ERR_INVALID;
+}
+
+enum fx_err fx_blob_remove(struct fx_store *s, const char *key)
+{
+    char path[4400];
+    enum fx_err e = fx_blob_path(s, key, path, sizeof path);
+    if (e) return e;
+    return unlink(path) == 0 || errno == ENOENT ? FX_OK : FX_ERR_IO;
+}

@@ -1,0 +1,49 @@
+/* store (private): the database driver interface. store.c writes portable SQL with
+ * `?` placeholders once; a driver (db_sqlite.c today, PostgreSQL later) runs it.
+ * One struct fx_db is one connection, used by one thread at a time. */
+#ifndef FX_STORE_DB_H
+#define FX_STORE_DB_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct fx_db;
+struct fx_db_stmt;
+
+enum { FX_DB_DONE = 0, FX_DB_ROW = 1 };
+
+struct fx_db_ops {
+    const char *name;
+    /* Opens a connection to the store in data_dir; *out is new (close frees it). */
+    enum fx_err (*open)(const char *data_dir, struct fx_db **out);
+    void (*close)(struct fx_db *db);
+    /* Runs one or more statements that return no rows. */
+    enum fx_err (*exec)(struct fx_db *db, const char *sql);
+    /* Write transaction: begin takes the write lock up front so two writers never
+     * deadlock on an upgrade. */
+    enum fx_err (*begin)(struct fx_db *db);
+    enum fx_err (*commit)(struct fx_db *db);
+    void (*rollback)(struct fx_db *db);
+    /* `sql` must stay valid for the connection's life (a string literal): drivers
+     * cache the prepared statement by its address. Finish with stmt_done. */
+    enum fx_err (*prepare)(struct fx_db *db, const char *sql, struct fx_db_stmt **out);
+    enum fx_err (*bind_text)(struct fx_db_stmt *st, int idx, const char *v);
+    enum fx_err (*bind_int)(struct fx_db_stmt *st, int idx, int64_t v);
+    enum fx_err (*bind_double)(struct fx_db_stmt *st, int idx, double v);
+    /* FX_DB_ROW, FX_DB_DONE, or a negative fx_err (e.g. -FX_ERR_CONFLICT for a
+     * uniqueness violation). */
+    int (*step)(struct fx_db_stmt *st);
+    /* Column values of the current row; text is never NULL ("" for NULL) and stays
+     * valid until the next step or stmt_done. */
+    const char *(*col_text)(struct fx_db_stmt *st, int i);
+    int64_t (*col_int)(struct fx_db_stmt *st, int i);
+    double (*col_double)(struct fx_db_stmt *st, int i);
+    void (*stmt_done)(struct fx_db_stmt *st);
+    /* Rows changed by the last statement. */
+    int64_t (*changes)(struct fx_db *db);
+};
+
+extern const struct fx_db_ops fx_db_sqlite;
+
+#endif

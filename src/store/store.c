@@ -1,0 +1,936 @@
+/* store: faxd's records in portable SQL over the driver interface (db.h).
+ *
+ * Concurrency: every thread gets its own connection on first use (a pthread key per
+ * store); connections are listed so fx_store_close can close them all. Multi-row
+ * changes run in one write transaction, so a crash leaves either all or nothing. */
+#include "store/store.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/migrations.h"
+#include "store/store_priv.h"
+
+struct conn_node {
+    struct fx_db *db;
+    struct conn_node *next;
+};
+
+/* ---- connections ---- */
+
+static struct fx_db *conn(struct fx_store *s)
+{
+    struct fx_db *db = pthread_getspecific(s->key);
+    if (db) return db;
+    if (s->ops->open(s->data_dir, &db) != FX_OK) return NULL;
+    struct conn_node *n = malloc(sizeof *n);
+    if (!n) {
+        s->ops->close(db);
+        return NULL;
+    }
+    n->db = db;
+    pthread_mutex_lock(&s->mu);
+    n->next = s->conns;
+    s->conns = n;
+    pthread_mutex_unlock(&s->mu);
+    pthread_setspecific(s->key, db);
+    return db;
+}
+
+/* ---- the query helper: bind by a type string, step, read columns ----
+ * types: 't' const char *, 'i' int64_t, 'n' int, 'd' double. */
+struct q {
+    struct fx_store *s;
+    struct fx_db_stmt *st;
+};
+
+static enum fx_err q_vstart(struct fx_store *s, struct q *q, const char *sql, const char *types,
+                            va_list ap)
+{
+    struct fx_db *db = conn(s);
+    if (!db) return FX_ERR_DB;
+    q->s = s;
+    enum fx_err e = s->ops->prepare(db, sql, &q->st);
+    if (e) return e;
+    for (int i = 0; types && types[i] && !e; i++) {
+        switch (types[i]) {
+        case 't': e = s->ops->bind_text(q->st, i + 1, va_arg(ap, const char *)); break;
+        case 'i': e = s->ops->bind_int(q->st, i + 1, va_arg(ap, int64_t)); break;
+        case 'n': e = s->ops->bind_int(q->st, i + 1, va_arg(ap, int)); break;
+        case 'd': e = s->ops->bind_double(q->st, i + 1, va_arg(ap, double)); break;
+        default: e = FX_ERR_INTERNAL;
+        }
+    }
+    if (e) s->ops->stmt_done(q->st);
+    return e;
+}
+
+static enum fx_err q_start(struct fx_store *s, struct q *q, const char *sql, const char *types,
+                           ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    enum fx_err e = q_vstart(s, q, sql, types, ap);
+    va_end(ap);
+    return e;
+}
+
+/* FX_DB_ROW, FX_DB_DONE or negative fx_err. */
+static int q_step(struct q *q)
+{
+    return q->s->ops->step(q->st);
+}
+
+static void q_end(struct q *q)
+{
+    q->s->ops->stmt_done(q->st);
+}
+
+static const char *qt(struct q *q, int i)
+{
+    return q->s->ops->col_text(q->st, i);
+}
+
+static int64_t qi(struct q *q, int i)
+{
+    return q->s->ops->col_int(q->st, i);
+}
+
+/* Runs a statement that returns no rows; *changed (may be NULL) gets rows changed. */
+static enum fx_err q_run(struct fx_store *s, int64_t *changed, const char *sql,
+                         const char *types, ...)
+{
+    struct q q;
+    va_list ap;
+    va_start(ap, types);
+    enum fx_err e = q_vstart(s, &q, sql, types, ap);
+    va_end(ap);
+    if (e) return e;
+    int rc = q_step(&q);
+    q_end(&q);
+    if (rc < 0) return (enum fx_err)-rc;
+    if (changed) *changed = s->ops->changes(conn(s));
+    return FX_OK;
+}
+
+static enum fx_err tx_begin(struct fx_store *s)
+{
+    struct fx_db *db = conn(s);
+    return db ? s->ops->begin(db) : FX_ERR_DB;
+}
+
+static enum fx_err tx_end(struct fx_store *s, enum fx_err e)
+{
+    struct fx_db *db = conn(s);
+    if (!db) return FX_ERR_DB;
+    if (e) {
+        s->ops->rollback(db);
+        return e;
+    }
+    return s->ops->commit(db);
+}
+
+static void cp(char *dst, size_t size, const char *src)
+{
+    fx_strlcpy(dst, src ? src : "", size);
+}
+
+#define CP(field, text) cp((field), sizeof(field), (text))
+
+/* ---- open / migrate / close ---- */
+
+static enum fx_err migrate(struct fx_store *s)
+{
+    struct fx_db *db = conn(s);
+    if (!db) return FX_ERR_DB;
+    enum fx_err e = s->ops->exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                                     "applied BIGINT NOT NULL)");
+    if (e) return e;
+    int current = 0;
+    struct q q;
+    if ((e = q_start(s, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL)))
+        return e;
+    if (q_step(&q) == FX_DB_ROW) current = (int)qi(&q, 0);
+    q_end(&q);
+    for (const struct fx_migration *m = fx_migrations; m->version; m++) {
+        if (m->version <= current) continue;
+        if ((e = s->ops->begin(db))) return e;
+        e = s->ops->exec(db, m->sql);
+        if (!e)
+            e = q_run(s, NULL, "INSERT INTO schema_migrations (version, name, applied) "
+                               "VALUES (?, ?, ?)",
+                      "nti", m->version, m->name, fx_clock_now());
+        if ((e = tx_end(s, e))) {
+            fx_error("store migration failed version=%d name=%s", m->version, m->name);
+            return e;
+        }
+        fx_info("store migration applied version=%d name=%s", m->version, m->name);
+        current = m->version;
+    }
+    s->schema_version = current;
+    return FX_OK;
+}
+
+enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
+{
+    if (!cfg->driver || strcmp(cfg->driver, "sqlite") != 0) return FX_ERR_INVALID;
+    struct fx_store *s = calloc(1, sizeof *s);
+    if (!s) return FX_ERR_NOMEM;
+    s->ops = &fx_db_sqlite;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_key_create(&s->key, NULL);
+    enum fx_err e = FX_ERR_INVALID;
+    if (!fx_strlcpy(s->data_dir, cfg->data_dir, sizeof s->data_dir)) goto out;
+    if ((e = fx_mkdirs(s->data_dir))) goto out;
+    if ((e = fx_blob_init(s))) goto out;
+    e = migrate(s);
+out:
+    if (e) {
+        fx_store_close(s);
+        return e;
+    }
+    *out = s;
+    return FX_OK;
+}
+
+void fx_store_close(struct fx_store *s)
+{
+    if (!s) return;
+    struct conn_node *n = s->conns;
+    while (n) {
+        struct conn_node *next = n->next;
+        s->ops->close(n->db);
+        free(n);
+        n = next;
+    }
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int fx_store_schema_version(struct fx_store *s)
+{
+    return s->schema_version;
+}
+
+const char *fx_store_data_dir(struct fx_store *s)
+{
+    return s->data_dir;
+}
+
+/* ---- accounts ---- */
+
+#define ACCOUNT_COLS                                                                       \
+    "uid, account_type, status, email, name, lastname, phone, profile_image, admin_uid, "  \
+    "role, quota, credit, account_data, settings, notifications, created"
+
+void fx_store_account_clear(struct fx_account *a)
+{
+    if (!a) return;
+    free(a->account_data);
+    free(a->settings);
+    free(a->notifications);
+    memset(a, 0, sizeof *a);
+}
+
+static void account_read(struct q *q, struct fx_account *a)
+{
+    memset(a, 0, sizeof *a);
+    CP(a->uid, qt(q, 0));
+    CP(a->account_type, qt(q, 1));
+    CP(a->status, qt(q, 2));
+    CP(a->email, qt(q, 3));
+    CP(a->name, qt(q, 4));
+    CP(a->lastname, qt(q, 5));
+    CP(a->phone, qt(q, 6));
+    CP(a->profile_image, qt(q, 7));
+    CP(a->admin_uid, qt(q, 8));
+    CP(a->role, qt(q, 9));
+    a->quota = qi(q, 10);
+    a->credit = qi(q, 11);
+    a->account_data = strdup(qt(q, 12));
+    a->settings = strdup(qt(q, 13));
+    a->notifications = strdup(qt(q, 14));
+    a->created = qi(q, 15);
+}
+
+enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a)
+{
+    if (!a->uid[0]) fx_id_new(a->uid);
+    if (!a->created) a->created = fx_clock_now();
+    if (!a->status[0]) CP(a->status, "active");
+    return q_run(s, NULL,
+                 "INSERT INTO accounts (" ACCOUNT_COLS ") VALUES "
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ttttttttttiittti", a->uid, a->account_type, a->status, a->email, a->name,
+                 a->lastname, a->phone, a->profile_image, a->admin_uid, a->role, a->quota,
+                 a->credit, a->account_data ? a->account_data : "{}",
+                 a->settings ? a->settings : "{}", a->notifications ? a->notifications : "",
+                 a->created);
+}
+
+enum fx_err fx_store_account_get(struct fx_store *s, const char *uid, struct fx_account *out)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q, "SELECT " ACCOUNT_COLS " FROM accounts WHERE uid = ?", "t",
+                            uid);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) account_read(&q, out);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_account_update(struct fx_store *s, const struct fx_account *a)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(
+        s, &n,
+        "UPDATE accounts SET status = ?, email = ?, name = ?, lastname = ?, phone = ?, "
+        "profile_image = ?, role = ?, quota = ?, account_data = ?, settings = ?, "
+        "notifications = ? WHERE uid = ?",
+        "tttttttitttt", a->status, a->email, a->name, a->lastname, a->phone, a->profile_image,
+        a->role, a->quota, a->account_data ? a->account_data : "{}",
+        a->settings ? a->settings : "{}", a->notifications ? a->notifications : "", a->uid);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+static enum fx_err account_each(struct fx_store *s, const char *sql, const char *arg,
+                                fx_store_account_cb cb, void *cb_arg)
+{
+    struct q q;
+    enum fx_err e = arg ? q_start(s, &q, sql, "t", arg) : q_start(s, &q, sql, NULL);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_account a;
+        account_read(&q, &a);
+        e = cb(&a, cb_arg);
+        fx_store_account_clear(&a);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+enum fx_err fx_store_account_list_members(struct fx_store *s, const char *admin_uid,
+                                          fx_store_account_cb cb, void *arg)
+{
+    return account_each(s,
+                        "SELECT " ACCOUNT_COLS " FROM accounts WHERE admin_uid = ? "
+                        "AND account_type = 'corporate_member' ORDER BY created, uid",
+                        admin_uid, cb, arg);
+}
+
+enum fx_err fx_store_account_list_all(struct fx_store *s, fx_store_account_cb cb, void *arg)
+{
+    return account_each(s, "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY created, uid", NULL,
+                        cb, arg);
+}
+
+enum fx_err fx_store_account_credit_add(struct fx_store *s, const char *uid, int64_t pages,
+                                        int64_t *balance)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    int64_t n = 0;
+    e = q_run(s, &n, "UPDATE accounts SET credit = credit + ? WHERE uid = ?", "it", pages, uid);
+    if (!e && !n) e = FX_ERR_NOT_FOUND;
+    if (!e && balance) {
+        struct q q;
+        if (!(e = q_start(s, &q, "SELECT credit FROM accounts WHERE uid = ?", "t", uid))) {
+            if (q_step(&q) == FX_DB_ROW) *balance = qi(&q, 0);
+            q_end(&q);
+        }
+    }
+    return tx_end(s, e);
+}
+
+/* ---- tokens ---- */
+
+static void token_read(struct q *q, struct fx_token *t)
+{
+    memset(t, 0, sizeof *t);
+    CP(t->id, qt(q, 0));
+    CP(t->uid, qt(q, 1));
+    CP(t->hash, qt(q, 2));
+    t->scopes = (int)qi(q, 3);
+    CP(t->name, qt(q, 4));
+    t->created = qi(q, 5);
+    t->revoked = qi(q, 6);
+}
+
+enum fx_err fx_store_token_create(struct fx_store *s, struct fx_token *t)
+{
+    fx_id_new(t->id);
+    if (!t->created) t->created = fx_clock_now();
+    return q_run(s, NULL,
+                 "INSERT INTO tokens (id, uid, hash, scopes, name, created, revoked) "
+                 "VALUES (?, ?, ?, ?, ?, ?, 0)",
+                 "tttnti", t->id, t->uid, t->hash, t->scopes, t->name, t->created);
+}
+
+enum fx_err fx_store_token_find(struct fx_store *s, const char *hash, struct fx_token *out)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT id, uid, hash, scopes, name, created, revoked FROM tokens "
+                            "WHERE hash = ? AND revoked = 0",
+                            "t", hash);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) token_read(&q, out);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_token_revoke(struct fx_store *s, const char *id)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n, "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked = 0",
+                          "it", fx_clock_now(), id);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_token_list(struct fx_store *s, const char *uid, fx_store_token_cb cb,
+                                void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT id, uid, hash, scopes, name, created, revoked FROM tokens "
+                            "WHERE uid = ? ORDER BY created, id",
+                            "t", uid);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_token t;
+        token_read(&q, &t);
+        e = cb(&t, arg);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+/* ---- numbers ---- */
+
+#define NUMBER_COLS                                                                        \
+    "id, number, owner_id, assigned_to, acquired, status, expires, is_canceled, notifications"
+
+void fx_store_number_clear(struct fx_number *n)
+{
+    if (!n) return;
+    free(n->assigned_to);
+    free(n->notifications);
+    memset(n, 0, sizeof *n);
+}
+
+static void number_read(struct q *q, struct fx_number *n)
+{
+    memset(n, 0, sizeof *n);
+    CP(n->id, qt(q, 0));
+    CP(n->number, qt(q, 1));
+    CP(n->owner_id, qt(q, 2));
+    n->assigned_to = strdup(qt(q, 3));
+    n->acquired = qi(q, 4);
+    CP(n->status, qt(q, 5));
+    n->expires = qi(q, 6);
+    n->is_canceled = qi(q, 7) != 0;
+    n->notifications = strdup(qt(q, 8));
+}
+
+enum fx_err fx_store_number_create(struct fx_store *s, struct fx_number *n)
+{
+    fx_id_new(n->id);
+    if (!n->acquired) n->acquired = fx_clock_now();
+    if (!n->status[0]) CP(n->status, "active");
+    return q_run(s, NULL,
+                 "INSERT INTO numbers (" NUMBER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ttttitint", n->id, n->number, n->owner_id,
+                 n->assigned_to ? n->assigned_to : "[]", n->acquired, n->status, n->expires,
+                 (int)n->is_canceled, n->notifications ? n->notifications : "[]");
+}
+
+enum fx_err fx_store_number_get(struct fx_store *s, const char *number, struct fx_number *out)
+{
+    struct q q;
+    enum fx_err e =
+        q_start(s, &q, "SELECT " NUMBER_COLS " FROM numbers WHERE number = ?", "t", number);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) number_read(&q, out);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_number_update(struct fx_store *s, const struct fx_number *n)
+{
+    int64_t c = 0;
+    enum fx_err e = q_run(s, &c,
+                          "UPDATE numbers SET assigned_to = ?, status = ?, expires = ?, "
+                          "is_canceled = ?, notifications = ? WHERE id = ?",
+                          "ttintt", n->assigned_to ? n->assigned_to : "[]", n->status,
+                          n->expires, (int)n->is_canceled,
+                          n->notifications ? n->notifications : "[]", n->id);
+    return e ? e : c ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_number_list(struct fx_store *s, const char *uid, bool owned,
+                                 fx_store_number_cb cb, void *arg)
+{
+    /* assigned_to is a JSON array of 32-hex uids, so a quoted substring match is exact. */
+    char pattern[FX_UID_SIZE + 8];
+    snprintf(pattern, sizeof pattern, "%%\"%s\"%%", uid);
+    struct q q;
+    enum fx_err e =
+        owned ? q_start(s, &q,
+                        "SELECT " NUMBER_COLS " FROM numbers WHERE owner_id = ? "
+                        "ORDER BY acquired, number",
+                        "t", uid)
+              : q_start(s, &q,
+                        "SELECT " NUMBER_COLS " FROM numbers WHERE assigned_to LIKE ? "
+                        "ORDER BY acquired, number",
+                        "t", pattern);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_number n;
+        number_read(&q, &n);
+        e = cb(&n, arg);
+        fx_store_number_clear(&n);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+/* ---- uploads ---- */
+
+enum fx_err fx_store_upload_create(struct fx_store *s, struct fx_upload *u)
+{
+    char id[FX_UID_SIZE];
+    fx_id_new(id);
+    snprintf(u->path, sizeof u->path, "/transient-%s", id);
+    if (!u->created) u->created = fx_clock_now();
+    return q_run(s, NULL,
+                 "INSERT INTO uploads (path, uid, name, mime, format, size, sha256, blob, "
+                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "tttttitti", u->path, u->uid, u->name, u->mime, u->format, u->size, u->sha256,
+                 u->blob, u->created);
+}
+
+enum fx_err fx_store_upload_get(struct fx_store *s, const char *path, struct fx_upload *out)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT path, uid, name, mime, format, size, sha256, blob, created "
+                            "FROM uploads WHERE path = ?",
+                            "t", path);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) {
+        memset(out, 0, sizeof *out);
+        CP(out->path, qt(&q, 0));
+        CP(out->uid, qt(&q, 1));
+        CP(out->name, qt(&q, 2));
+        CP(out->mime, qt(&q, 3));
+        CP(out->format, qt(&q, 4));
+        out->size = qi(&q, 5);
+        CP(out->sha256, qt(&q, 6));
+        CP(out->blob, qt(&q, 7));
+        out->created = qi(&q, 8);
+    }
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+/* ---- outbox ---- */
+
+#define OUTBOX_COLS                                                                        \
+    "id, uid, status, src, designated_src, dests, files, comment, options, retry_count, "   \
+    "retry_delay, send_time, submit_time, status_time, status_changes, file_changes, "     \
+    "page_count, ip, initiated_from, cover_page, should_enhance"
+
+void fx_store_outbox_clear(struct fx_outbox *o)
+{
+    if (!o) return;
+    free(o->files);
+    free(o->comment);
+    free(o->options);
+    free(o->status_changes);
+    free(o->file_changes);
+    free(o->initiated_from);
+    free(o->cover_page);
+    free(o->dests);
+    memset(o, 0, sizeof *o);
+}
+
+static void outbox_read(struct q *q, struct fx_outbox *o)
+{
+    memset(o, 0, sizeof *o);
+    CP(o->id, qt(q, 0));
+    CP(o->uid, qt(q, 1));
+    CP(o->status, qt(q, 2));
+    CP(o->src, qt(q, 3));
+    CP(o->designated_src, qt(q, 4));
+    o->dests = strdup(qt(q, 5));
+    o->files = strdup(qt(q, 6));
+    o->comment = strdup(qt(q, 7));
+    o->options = strdup(qt(q, 8));
+    o->retry_count = (int)qi(q, 9);
+    o->retry_delay = (int)qi(q, 10);
+    o->send_time = qi(q, 11);
+    o->submit_time = qi(q, 12);
+    o->status_time = qi(q, 13);
+    o->status_changes = strdup(qt(q, 14));
+    o->file_changes = strdup(qt(q, 15));
+    o->page_count = (int)qi(q, 16);
+    CP(o->ip, qt(q, 17));
+    o->initiated_from = strdup(qt(q, 18));
+    o->cover_page = strdup(qt(q, 19));
+    o->should_enhance = qi(q, 20) != 0;
+}
+
+static const char *nz(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
+
+static enum fx_err outbox_insert(struct fx_store *s, const struct fx_outbox *o)
+{
+    return q_run(s, NULL,
+                 "INSERT INTO outbox (" OUTBOX_COLS ") VALUES "
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "tttttttttnniiittntttn", o->id, o->uid, o->status, o->src, o->designated_src,
+                 nz(o->dests, "[]"), nz(o->files, "[]"), nz(o->comment, "{}"),
+                 nz(o->options, "{}"), o->retry_count, o->retry_delay, o->send_time,
+                 o->submit_time, o->status_time, nz(o->status_changes, "[]"),
+                 nz(o->file_changes, "[]"), o->page_count, o->ip, nz(o->initiated_from, ""),
+                 nz(o->cover_page, ""), (int)o->should_enhance);
+}
+
+enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
+                                   const struct fx_dest *dests, int n_dests,
+                                   const struct fx_fax *finals, int n_finals)
+{
+    fx_id_new(o->id);
+    int pending = 0;
+    for (int i = 0; i < n_dests; i++) pending += dests[i].number[0] != 0;
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    if (pending) e = outbox_insert(s, o);
+    for (int i = 0; !e && pending && i < n_dests; i++) {
+        if (!dests[i].number[0]) continue;
+        e = q_run(s, NULL,
+                  "INSERT INTO outbox_dests (fax_id, outbox_id, idx, raw, number, state) "
+                  "VALUES (?, ?, ?, ?, ?, 'pending')",
+                  "ttntt", dests[i].fax_id, o->id, i, dests[i].raw, dests[i].number);
+    }
+    for (int i = 0; !e && i < n_finals; i++) e = fx_store_fax_create(s, &finals[i]);
+    return tx_end(s, e);
+}
+
+enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_outbox *out)
+{
+    struct q q;
+    enum fx_err e =
+        q_start(s, &q, "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?", "t", id);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) outbox_read(&q, out);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_outbox_list(struct fx_store *s, const char *uid, fx_store_outbox_cb cb,
+                                 void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT " OUTBOX_COLS " FROM outbox WHERE uid = ? "
+                            "ORDER BY submit_time, id",
+                            "t", uid);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_outbox o;
+        outbox_read(&q, &o);
+        e = cb(&o, arg);
+        fx_store_outbox_clear(&o);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+/* FX_OK when the record exists and is not yet sending. */
+static enum fx_err outbox_check_mutable(struct fx_store *s, const char *id)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q, "SELECT status FROM outbox WHERE id = ?", "t", id);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) e = strcmp(qt(&q, 0), "sending") == 0 ? FX_ERR_CONFLICT : FX_OK;
+    else e = rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    q_end(&q);
+    return e;
+}
+
+enum fx_err fx_store_outbox_set_comment(struct fx_store *s, const char *id, const char *comment)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = outbox_check_mutable(s, id);
+    if (!e) e = q_run(s, NULL, "UPDATE outbox SET comment = ? WHERE id = ?", "tt", comment, id);
+    return tx_end(s, e);
+}
+
+enum fx_err fx_store_outbox_cancel(struct fx_store *s, const char *id)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = outbox_check_mutable(s, id);
+    if (!e) e = q_run(s, NULL, "DELETE FROM outbox_dests WHERE outbox_id = ?", "t", id);
+    if (!e) e = q_run(s, NULL, "DELETE FROM outbox WHERE id = ?", "t", id);
+    return tx_end(s, e);
+}
+
+/* Appends {"at": …, "status": …} to a JSON array held as text. new; NULL on OOM. */
+static char *json_array_append_status(const char *arr, const char *status, int64_t at)
+{
+    char ts[FX_TIME_LEN];
+    fx_time_format(at, ts);
+    struct fx_buf b;
+    fx_buf_init(&b);
+    const char *end = strrchr(arr, ']');
+    bool empty = true;
+    for (const char *p = arr; end && p < end; p++)
+        if (*p == '{') empty = false;
+    if (!end || empty) fx_buf_append(&b, "[", 1);
+    else fx_buf_append(&b, arr, (size_t)(end - arr)), fx_buf_append(&b, ",", 1);
+    if (fx_buf_printf(&b, "{\"at\":\"%s\",\"status\":\"%s\"}]", ts, status)) {
+        fx_buf_free(&b);
+        return NULL;
+    }
+    return fx_buf_steal(&b);
+}
+
+enum fx_err fx_store_outbox_set_status(struct fx_store *s, const char *id, const char *status,
+                                       int64_t at)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    struct q q;
+    char *changes = NULL;
+    if (!(e = q_start(s, &q, "SELECT status_changes FROM outbox WHERE id = ?", "t", id))) {
+        int rc = q_step(&q);
+        if (rc == FX_DB_ROW) changes = json_array_append_status(qt(&q, 0), status, at);
+        e = rc == FX_DB_ROW ? (changes ? FX_OK : FX_ERR_NOMEM)
+            : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        q_end(&q);
+    }
+    if (!e)
+        e = q_run(s, NULL,
+                  "UPDATE outbox SET status = ?, status_time = ?, status_changes = ? "
+                  "WHERE id = ?",
+                  "titt", status, at, changes, id);
+    free(changes);
+    return tx_end(s, e);
+}
+
+/* ---- faxes ---- */
+
+#define FAX_COLS                                                                           \
+    "id, owner_id, direction, category, status, pages, comment, cost, cost_multiplier, "    \
+    "description, duration, file, file_name, blob, src, dst, header, is_read, is_spam, "   \
+    "last_update, scheduled_time, start_time, submit_time, sort_time, max_retry, "         \
+    "retry_delay, cover_page, outbox_id"
+
+void fx_store_fax_clear(struct fx_fax *f)
+{
+    if (!f) return;
+    free(f->comment);
+    free(f->cover_page);
+    memset(f, 0, sizeof *f);
+}
+
+static void fax_read(struct q *q, struct fx_fax *f)
+{
+    memset(f, 0, sizeof *f);
+    CP(f->id, qt(q, 0));
+    CP(f->owner_id, qt(q, 1));
+    CP(f->direction, qt(q, 2));
+    CP(f->category, qt(q, 3));
+    CP(f->status, qt(q, 4));
+    f->pages = (int)qi(q, 5);
+    f->comment = strdup(qt(q, 6));
+    f->cost = qi(q, 7);
+    f->cost_multiplier = q->s->ops->col_double(q->st, 8);
+    CP(f->description, qt(q, 9));
+    f->duration = (int)qi(q, 10);
+    CP(f->file, qt(q, 11));
+    CP(f->file_name, qt(q, 12));
+    CP(f->blob, qt(q, 13));
+    CP(f->from, qt(q, 14));
+    CP(f->to, qt(q, 15));
+    CP(f->header, qt(q, 16));
+    f->is_read = qi(q, 17) != 0;
+    f->is_spam = qi(q, 18) != 0;
+    f->last_update = qi(q, 19);
+    f->scheduled_time = qi(q, 20);
+    f->start_time = qi(q, 21);
+    f->submit_time = qi(q, 22);
+    f->sort_time = qi(q, 23);
+    f->max_retry = (int)qi(q, 24);
+    f->retry_delay = (int)qi(q, 25);
+    f->cover_page = strdup(qt(q, 26));
+    CP(f->outbox_id, qt(q, 27));
+}
+
+enum fx_err fx_store_fax_create(struct fx_store *s, const struct fx_fax *f)
+{
+    return q_run(s, NULL,
+                 "INSERT INTO faxes (" FAX_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "tttttntidtnttttttnniiiiinntt", f->id, f->owner_id, f->direction, f->category,
+                 f->status, f->pages, nz(f->comment, ""), f->cost, f->cost_multiplier,
+                 f->description, f->duration, f->file, f->file_name, f->blob, f->from, f->to,
+                 f->header, (int)f->is_read, (int)f->is_spam, f->last_update, f->scheduled_time,
+                 f->start_time, f->submit_time, f->sort_time, f->max_retry, f->retry_delay,
+                 nz(f->cover_page, ""), f->outbox_id);
+}
+
+static enum fx_err fax_get_by(struct fx_store *s, const char *sql, const char *key,
+                              struct fx_fax *out)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q, sql, "t", key);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) fax_read(&q, out);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_fax_get(struct fx_store *s, const char *id, struct fx_fax *out)
+{
+    return fax_get_by(s, "SELECT " FAX_COLS " FROM faxes WHERE id = ?", id, out);
+}
+
+enum fx_err fx_store_fax_get_by_file(struct fx_store *s, const char *file, struct fx_fax *out)
+{
+    if (!file[0]) return FX_ERR_NOT_FOUND;
+    return fax_get_by(s, "SELECT " FAX_COLS " FROM faxes WHERE file = ?", file, out);
+}
+
+enum fx_err fx_store_fax_list(struct fx_store *s, const struct fx_fax_query *qy,
+                              fx_store_fax_cb cb, void *arg)
+{
+    int64_t after = qy->after ? qy->after : INT64_MIN;
+    int64_t before = qy->before ? qy->before : INT64_MAX;
+    struct q q;
+    enum fx_err e =
+        qy->category
+            ? q_start(s, &q,
+                      "SELECT " FAX_COLS " FROM faxes WHERE owner_id = ? AND category = ? "
+                      "AND sort_time > ? AND sort_time < ? "
+                      "ORDER BY sort_time DESC, id DESC LIMIT ?",
+                      "ttiin", qy->owner_id, qy->category, after, before, qy->limit)
+            : q_start(s, &q,
+                      "SELECT " FAX_COLS " FROM faxes WHERE owner_id = ? "
+                      "AND category IN ('inbox', 'sent') AND sort_time > ? AND sort_time < ? "
+                      "ORDER BY sort_time DESC, id DESC LIMIT ?",
+                      "tiin", qy->owner_id, after, before, qy->limit);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_fax f;
+        fax_read(&q, &f);
+        e = cb(&f, arg);
+        fx_store_fax_clear(&f);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+enum fx_err fx_store_fax_update(struct fx_store *s, const char *id, const char *comment,
+                                int is_read, int64_t now)
+{
+    int64_t n = 0;
+    /* One statement: CASE keeps each field unchanged unless given. */
+    enum fx_err e = q_run(s, &n,
+                          "UPDATE faxes SET comment = CASE WHEN ? = 1 THEN ? ELSE comment END, "
+                          "is_read = CASE WHEN ? >= 0 THEN ? ELSE is_read END, "
+                          "last_update = ? WHERE id = ?",
+                          "ntnnit", comment ? 1 : 0, comment ? comment : "", is_read,
+                          is_read > 0 ? 1 : 0, now, id);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_fax_delete(struct fx_store *s, const char *id)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n, "DELETE FROM faxes WHERE id = ?", "t", id);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+/* ---- hooks ---- */
+
+static void hook_read(struct q *q, struct fx_hook *h)
+{
+    memset(h, 0, sizeof *h);
+    CP(h->id, qt(q, 0));
+    CP(h->uid, qt(q, 1));
+    CP(h->target, qt(q, 2));
+    CP(h->event, qt(q, 3));
+    h->created = qi(q, 4);
+}
+
+enum fx_err fx_store_hook_create(struct fx_store *s, struct fx_hook *h)
+{
+    fx_id_new(h->id);
+    if (!h->created) h->created = fx_clock_now();
+    return q_run(s, NULL,
+                 "INSERT INTO hooks (id, uid, target, event, created) VALUES (?, ?, ?, ?, ?)",
+                 "tttti", h->id, h->uid, h->target, h->event, h->created);
+}
+
+enum fx_err fx_store_hook_get(struct fx_store *s, const char *id, struct fx_hook *out)
+{
+    struct q q;
+    enum fx_err e = q_start(
+        s, &q, "SELECT id, uid, target, event, created FROM hooks WHERE id = ?", "t", id);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) hook_read(&q, out);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_hook_list(struct fx_store *s, const char *uid, const char *event,
+                               fx_store_hook_cb cb, void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT id, uid, target, event, created FROM hooks "
+                            "WHERE uid = ? AND event = ? ORDER BY created, id",
+                            "tt", uid, event);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_hook h;
+        hook_read(&q, &h);
+        e = cb(&h, arg);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+enum fx_err fx_store_hook_delete(struct fx_store *s, const char *id)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n, "DELETE FROM hooks WHERE id = ?", "t", id);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}

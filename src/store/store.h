@@ -1,0 +1,272 @@
+/* store: the only code that speaks SQL or touches faxd's files on disk.
+ *
+ * One handle (struct fx_store, opaque) serves every thread: each thread gets its own
+ * database connection on first use. Domain functions below are written once in
+ * portable SQL over a small driver interface (store/db.h) that SQLite implements
+ * today and PostgreSQL can implement without touching callers.
+ *
+ * Records are plain value structs: fixed-size fields for short values, and `char *`
+ * fields for free text and JSON documents (JSON is kept as text; the API parses it).
+ * A record filled by the store owns its `char *` fields: release with the matching
+ * fx_store_*_clear(). A record passed *to* the store is borrowed.
+ * List functions call a callback per row; the row is borrowed for the call only. */
+#ifndef FX_STORE_H
+#define FX_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct fx_store;
+
+struct fx_store_cfg {
+    const char *data_dir; /* borrowed; faxd.db and blobs/ live here */
+    const char *driver;   /* "sqlite" */
+};
+
+/* Opens (creating if needed) the store in cfg->data_dir and applies pending
+ * migrations. *out is new: close with fx_store_close. */
+enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out);
+/* Accepts NULL. Closes every thread's connection: call once no thread uses it. */
+void fx_store_close(struct fx_store *s);
+/* Latest schema version applied. */
+int fx_store_schema_version(struct fx_store *s);
+
+/* ---- accounts ---- */
+#define FX_UID_SIZE (FX_ID_LEN + 1)
+struct fx_account {
+    char uid[FX_UID_SIZE];
+    char account_type[24]; /* individual | corporate_admin | corporate_member */
+    char status[24];
+    char email[256];
+    char name[128];
+    char lastname[128];
+    char phone[32];
+    char profile_image[512];
+    char admin_uid[FX_UID_SIZE]; /* members: their admin; else "" */
+    char role[128];
+    int64_t quota;  /* pages per month a member may send; 0 = no limit */
+    int64_t credit; /* balance in pages */
+    int64_t created;
+    char *account_data;  /* JSON object text */
+    char *settings;      /* JSON object text */
+    char *notifications; /* JSON object text or "" when never set */
+};
+void fx_store_account_clear(struct fx_account *a);
+/* Inserts a (uid is generated when empty; written back into a->uid). */
+enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a);
+/* FX_ERR_NOT_FOUND when absent. *out filled on success. */
+enum fx_err fx_store_account_get(struct fx_store *s, const char *uid, struct fx_account *out);
+/* Writes every mutable column of a (matched by a->uid). */
+enum fx_err fx_store_account_update(struct fx_store *s, const struct fx_account *a);
+typedef enum fx_err (*fx_store_account_cb)(const struct fx_account *a, void *arg);
+/* Members of admin_uid, oldest first. */
+enum fx_err fx_store_account_list_members(struct fx_store *s, const char *admin_uid,
+                                          fx_store_account_cb cb, void *arg);
+/* Every account, oldest first (operators' listing). */
+enum fx_err fx_store_account_list_all(struct fx_store *s, fx_store_account_cb cb, void *arg);
+/* Adds pages (may be negative) to the balance; *balance (may be NULL) gets the result. */
+enum fx_err fx_store_account_credit_add(struct fx_store *s, const char *uid, int64_t pages,
+                                        int64_t *balance);
+
+/* ---- tokens: only the SHA-256 of a token is ever stored ---- */
+enum { FX_SCOPE_READ = 1, FX_SCOPE_EDIT = 2 };
+struct fx_token {
+    char id[FX_UID_SIZE];
+    char uid[FX_UID_SIZE];
+    char hash[65];
+    int scopes; /* FX_SCOPE_* bits */
+    char name[128];
+    int64_t created;
+    int64_t revoked; /* 0 = active */
+};
+enum fx_err fx_store_token_create(struct fx_store *s, struct fx_token *t); /* t->id generated */
+/* Looks an active (not revoked) token up by hash; FX_ERR_NOT_FOUND otherwise. */
+enum fx_err fx_store_token_find(struct fx_store *s, const char *hash, struct fx_token *out);
+enum fx_err fx_store_token_revoke(struct fx_store *s, const char *id);
+typedef enum fx_err (*fx_store_token_cb)(const struct fx_token *t, void *arg);
+enum fx_err fx_store_token_list(struct fx_store *s, const char *uid, fx_store_token_cb cb,
+                                void *arg);
+
+/* ---- fax numbers ---- */
+struct fx_number {
+    char id[FX_UID_SIZE];
+    char number[24]; /* E.164 with '+' */
+    char owner_id[FX_UID_SIZE];
+    char *assigned_to; /* JSON array of uids */
+    int64_t acquired;
+    char status[24];
+    int64_t expires; /* 0 = never */
+    bool is_canceled;
+    char *notifications; /* JSON array */
+};
+void fx_store_number_clear(struct fx_number *n);
+enum fx_err fx_store_number_create(struct fx_store *s, struct fx_number *n); /* id generated */
+enum fx_err fx_store_number_get(struct fx_store *s, const char *number, struct fx_number *out);
+/* Writes assigned_to, status, expires, is_canceled, notifications. */
+enum fx_err fx_store_number_update(struct fx_store *s, const struct fx_number *n);
+typedef enum fx_err (*fx_store_number_cb)(const struct fx_number *n, void *arg);
+/* Numbers owned by owner_uid (when owned) or assigned to uid (when !owned). */
+enum fx_err fx_store_number_list(struct fx_store *s, const char *uid, bool owned,
+                                 fx_store_number_cb cb, void *arg);
+
+/* ---- uploads (documents waiting to be faxed) ---- */
+struct fx_upload {
+    char path[48]; /* "/transient-<id>" */
+    char uid[FX_UID_SIZE];
+    char name[256]; /* sanitised file name as sent */
+    char mime[128]; /* the MIME type the client claimed */
+    char format[8]; /* "pdf" | "tiff" | "" */
+    int64_t size;
+    char sha256[65];
+    char blob[96]; /* blob key */
+    int64_t created;
+};
+enum fx_err fx_store_upload_create(struct fx_store *s, struct fx_upload *u); /* path generated */
+enum fx_err fx_store_upload_get(struct fx_store *s, const char *path, struct fx_upload *out);
+
+/* ---- the outbox ---- */
+struct fx_outbox {
+    char id[FX_UID_SIZE];
+    char uid[FX_UID_SIZE];
+    char status[24]; /* submitted | converting | scheduled_for_sending | sending */
+    char src[256];
+    char designated_src[256];
+    char *files;          /* JSON array of upload paths */
+    char *comment;        /* JSON OutboxComment */
+    char *options;        /* JSON OutboxOptions */
+    int retry_count;
+    int retry_delay;      /* minutes */
+    int64_t send_time;    /* 0 = as soon as possible */
+    int64_t submit_time;
+    int64_t status_time;
+    char *status_changes; /* JSON array of {at,status} */
+    char *file_changes;   /* JSON array of {at,files:[…]} */
+    int page_count;
+    char ip[64];
+    char *initiated_from; /* JSON object or "" */
+    char *cover_page;     /* JSON OutboxCoverPage or "" */
+    bool should_enhance;
+    char *dests;          /* JSON array of normalised numbers still pending */
+};
+void fx_store_outbox_clear(struct fx_outbox *o);
+
+/* One destination of a send request. */
+struct fx_dest {
+    char fax_id[FX_UID_SIZE];
+    char raw[64];    /* as the client wrote it */
+    char number[24]; /* E.164, or "" when it could not be normalised */
+};
+
+/* A finished fax: the CDR record (Fax model). */
+struct fx_fax {
+    char id[FX_UID_SIZE];
+    char owner_id[FX_UID_SIZE];
+    char direction[12]; /* outgoing | incoming */
+    char category[8];   /* sent | inbox | spam */
+    char status[48];    /* one of the 23 FaxStatus values */
+    int pages;
+    char *comment;
+    int64_t cost;
+    double cost_multiplier;
+    char description[512];
+    int duration;
+    char file[48];      /* file id ("<hex>.tiff") or "" */
+    char file_name[128];
+    char blob[96];      /* blob key of the TIFF, or "" */
+    char from[256];
+    char to[64];
+    char header[128];
+    bool is_read;
+    bool is_spam;
+    int64_t last_update, scheduled_time, start_time, submit_time, sort_time;
+    int max_retry;
+    int retry_delay;
+    char *cover_page; /* JSON or "" */
+    char outbox_id[FX_UID_SIZE];
+};
+void fx_store_fax_clear(struct fx_fax *f);
+
+/* Creates the outbox record o (id generated), its destinations (valid ones pending)
+ * and, in the same transaction, a final fax record for every entry of `finals`
+ * (destinations refused at submit time). When no destination is pending the outbox
+ * row is not kept. All arrays are borrowed. */
+enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
+                                   const struct fx_dest *dests, int n_dests,
+                                   const struct fx_fax *finals, int n_finals);
+enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_outbox *out);
+typedef enum fx_err (*fx_store_outbox_cb)(const struct fx_outbox *o, void *arg);
+/* The outbox records of uid, oldest first. */
+enum fx_err fx_store_outbox_list(struct fx_store *s, const char *uid, fx_store_outbox_cb cb,
+                                 void *arg);
+/* Replaces comment (JSON text) while the record is not yet sending:
+ * FX_ERR_CONFLICT once sending, FX_ERR_NOT_FOUND when gone. */
+enum fx_err fx_store_outbox_set_comment(struct fx_store *s, const char *id, const char *comment);
+/* Cancels (removes) the record and its pending destinations unless it is sending. */
+enum fx_err fx_store_outbox_cancel(struct fx_store *s, const char *id);
+/* Moves the record to status at time `at`, appending to status_changes. */
+enum fx_err fx_store_outbox_set_status(struct fx_store *s, const char *id, const char *status,
+                                       int64_t at);
+
+/* ---- finished fax records ---- */
+/* Inserts f as is (id must be set). */
+enum fx_err fx_store_fax_create(struct fx_store *s, const struct fx_fax *f);
+enum fx_err fx_store_fax_get(struct fx_store *s, const char *id, struct fx_fax *out);
+/* Finds the record whose `file` value equals file. */
+enum fx_err fx_store_fax_get_by_file(struct fx_store *s, const char *file, struct fx_fax *out);
+struct fx_fax_query {
+    const char *owner_id;
+    const char *category; /* NULL = sent + inbox */
+    int64_t after;        /* exclusive; 0 = unbounded */
+    int64_t before;       /* exclusive; 0 = unbounded */
+    int limit;
+};
+typedef enum fx_err (*fx_store_fax_cb)(const struct fx_fax *f, void *arg);
+/* Newest first by sort_time (then id). */
+enum fx_err fx_store_fax_list(struct fx_store *s, const struct fx_fax_query *q,
+                              fx_store_fax_cb cb, void *arg);
+/* Sets comment (when non-NULL) and/or is_read (when is_read >= 0); bumps last_update. */
+enum fx_err fx_store_fax_update(struct fx_store *s, const char *id, const char *comment,
+                                int is_read, int64_t now);
+enum fx_err fx_store_fax_delete(struct fx_store *s, const char *id);
+
+/* ---- webhooks ---- */
+struct fx_hook {
+    char id[FX_UID_SIZE];
+    char uid[FX_UID_SIZE];
+    char target[2048];
+    char event[16];
+    int64_t created;
+};
+enum fx_err fx_store_hook_create(struct fx_store *s, struct fx_hook *h); /* id generated */
+enum fx_err fx_store_hook_get(struct fx_store *s, const char *id, struct fx_hook *out);
+typedef enum fx_err (*fx_store_hook_cb)(const struct fx_hook *h, void *arg);
+enum fx_err fx_store_hook_list(struct fx_store *s, const char *uid, const char *event,
+                               fx_store_hook_cb cb, void *arg);
+enum fx_err fx_store_hook_delete(struct fx_store *s, const char *id);
+
+/* ---- blobs: documents and fax images, written durably before acknowledgement ----
+ * A writer streams into a temporary file in blobs/tmp; commit fsyncs it, renames it
+ * to its final key and fsyncs the directory, so a committed blob survives a crash.
+ * Keys look like "ab/abcdef…" and are relative to <data_dir>/blobs. */
+struct fx_blob_writer;
+/* *out is new: finish with fx_blob_commit or fx_blob_abort (both free it). */
+enum fx_err fx_blob_begin(struct fx_store *s, struct fx_blob_writer **out);
+enum fx_err fx_blob_write(struct fx_blob_writer *w, const void *data, size_t n);
+/* Bytes written so far. */
+int64_t fx_blob_size(const struct fx_blob_writer *w);
+/* Makes the blob durable; key[96] and sha256[65] receive its key and digest. Frees w. */
+enum fx_err fx_blob_commit(struct fx_blob_writer *w, const char *suffix, char key[96],
+                           char sha256[65]);
+/* Discards the data. Accepts NULL. Frees w. */
+void fx_blob_abort(struct fx_blob_writer *w);
+/* Copies a whole file into a new blob (used by operators' imports). */
+enum fx_err fx_blob_put_file(struct fx_store *s, const char *src_path, const char *suffix,
+                             char key[96], char sha256[65], int64_t *size);
+/* Deletes a blob (a deleted fax's image). A missing blob is not an error. */
+enum fx_err fx_blob_remove(struct fx_store *s, const char *key);
+/* Absolute path of a blob into out[out_len]. */
+enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t out_len);
+
+#endif
