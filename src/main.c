@@ -65,6 +65,15 @@ static enum fx_err prepare_data_dir(const char *data_dir)
     return e;
 }
 
+/* The periodic duties of the process, once at start and then every minute. */
+static void housekeeping(const struct fx_conf *conf, struct fx_store *store)
+{
+    int removed = 0;
+    enum fx_err e = fx_store_upload_expire(store, fx_clock_now() - conf->upload_ttl, &removed);
+    if (e) fx_warn("housekeeping upload expiry failed error=%s", fx_err_code(e));
+    else if (removed) fx_info("housekeeping uploads expired count=%d", removed);
+}
+
 static int run(const struct fx_conf *conf)
 {
     sigset_t set;
@@ -93,11 +102,13 @@ static int run(const struct fx_conf *conf)
     }
     fx_info("faxd started data_dir=%s schema=%d", conf->data_dir,
             fx_store_schema_version(store));
+    housekeeping(conf, store);
     for (;;) {
         struct timespec ts = {.tv_sec = HOUSEKEEPING_SECONDS};
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
         if (sig == SIGHUP) fx_info("faxd SIGHUP ignored: restart to apply configuration");
+        if (sig < 0) housekeeping(conf, store);
     }
     fx_info("faxd stopping");
     fx_api_stop(api);

@@ -29,7 +29,17 @@ json_t *fx_json_parse_stored(const char *text, bool array)
 
 static void set_str(json_t *o, const char *key, const char *v)
 {
-    json_object_set_new(o, key, json_string(v ? v : ""));
+    json_t *s = json_string(v ? v : "");
+    /* Stored text is UTF-8, but a required field must never vanish: replace anything
+     * that is not with "?" bytes rather than drop the key. */
+    if (!s) {
+        char *copy = strdup(v);
+        for (char *p = copy; p && *p; p++)
+            if ((unsigned char)*p >= 0x80) *p = '?';
+        s = json_string(copy ? copy : "");
+        free(copy);
+    }
+    json_object_set_new(o, key, s);
 }
 
 static void set_time(json_t *o, const char *key, int64_t t)

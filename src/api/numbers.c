@@ -133,15 +133,12 @@ enum fx_err fx_h_number_revoke(struct fx_req *r)
     struct fx_number n;
     enum fx_err e = fx_req_user(r, r->params[0], &who);
     if (e) return e;
-    if (!is_member(&who)) {
-        fx_store_account_clear(&who);
-        return fx_req_fail(r, FX_ERR_INVALID,
-                           "A number cannot be removed from its owner; name the member to "
-                           "revoke it from");
-    }
     e = visible_number(r, &who, &n);
     if (!e) {
-        if (strcmp(n.owner_id, r->caller.uid) != 0)
+        if (!is_member(&who))
+            e = fx_req_fail(r, FX_ERR_INVALID, "A number cannot be removed from its owner; "
+                                               "name the member to revoke it from");
+        else if (strcmp(n.owner_id, r->caller.uid) != 0)
             e = fx_req_fail(r, FX_ERR_NOT_FOUND, "No such number");
         else
             e = set_assignment(r->api->store, &n, who.uid, false);

@@ -32,8 +32,10 @@ static enum fx_err check_from(struct fx_req *r, struct send *s)
         return fx_req_fail(r, FX_ERR_INVALID, "from is too long");
     bool member = strcmp(s->who.account_type, "corporate_member") == 0;
     char *save = NULL;
+    int count = 0;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') tok++;
+        count++;
         struct fx_number n;
         enum fx_err e = fx_e164_valid(tok) ? fx_store_number_get(r->api->store, tok, &n)
                                            : FX_ERR_NOT_FOUND;
@@ -51,6 +53,7 @@ static enum fx_err check_from(struct fx_req *r, struct send *s)
                                "from must be one of your fax numbers or no_number (%s is not)",
                                tok);
     }
+    if (!count) return fx_req_fail(r, FX_ERR_INVALID, "from must name a number or no_number");
     return FX_OK;
 }
 

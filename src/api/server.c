@@ -53,6 +53,14 @@ static bool rate_allow(struct fx_rate *rt, const char *token_id)
     return ok;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 /* ---- replies ---- */
 
 enum fx_err fx_req_fail(struct fx_req *r, enum fx_err e, const char *fmt, ...)
@@ -255,10 +263,24 @@ static void client_ip(struct fx_req *r)
                   sizeof r->ip);
 }
 
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
 /* Everything decided from the headers alone. */
 static enum fx_err on_headers(struct fx_req *r, const char *url)
 {
     char allow[64] = "";
+    size_t header_bytes = strlen(url) + strlen(r->method);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &header_bytes);
+    if (header_bytes > (size_t)r->api->conf->http_max_header)
+        return fx_req_fail(r, FX_ERR_HEADERS_TOO_LARGE,
+                           "The request line and headers are limited to %lld bytes",
+                           (long long)r->api->conf->http_max_header);
     if (strncmp(url, "/v3/", 4) != 0)
         return fx_req_fail(r, FX_ERR_NOT_FOUND, "No such resource; the API lives under /v3");
     enum fx_err e = fx_route_match(r->method, url + 3, &r->route, r->params, &r->n_params,
@@ -362,6 +384,28 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Percent-decodes the path and query values in place, as libmicrohttpd would, except
+ * that %00 stays as it is: a NUL would silently cut the text short ("/faxes/%00"
+ * would become "/faxes/"), while "%00" is simply an id that matches nothing. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -390,16 +434,20 @@ enum fx_err fx_api_start(const struct fx_conf *conf, struct fx_store *store,
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)conf->http_port)};
     inet_pton(AF_INET, conf->http_address, &sa.sin_addr);
-    /* The connection memory limit bounds the request line and headers together with
-     * the read buffer; http.max_header_bytes sets it. */
-    size_t mem = (size_t)conf->http_max_header + 16384;
+    /* libmicrohttpd answers requests that overflow a connection's memory pool with an
+     * HTML page of its own. A 1 MiB pool (mapped lazily: untouched pages cost nothing)
+     * lets faxd itself refuse everything between http.max_header_bytes and 1 MiB with
+     * its JSON error; only larger headers meet the library's reply. */
+    size_t mem = (size_t)conf->http_max_header * 2 + 65536;
+    if (mem < 1048576) mem = 1048576;
     api->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->http_threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_CONNECTION_LIMIT, 1000u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_EXTERNAL_LOGGER,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_END);
     if (!api->daemon) {
         fx_error("api listen failed address=%s port=%lld", conf->http_address,

@@ -32,6 +32,7 @@ static const struct {
     [FX_ERR_CONFLICT] = {409, "conflict", "The resource is in a state that does not allow this"},
     [FX_ERR_TOO_LARGE] = {413, "payload_too_large", "The request is too large"},
     [FX_ERR_RATE] = {429, "too_many_requests", "Too many requests; slow down"},
+    [FX_ERR_HEADERS_TOO_LARGE] = {431, "headers_too_large", "The request headers are too large"},
     [FX_ERR_NOMEM] = {500, "internal_error", "Out of memory"},
     [FX_ERR_IO] = {500, "internal_error", "Storage error"},
     [FX_ERR_DB] = {500, "internal_error", "Database error"},
@@ -230,7 +231,7 @@ static bool is_leap(int y)
 bool fx_time_parse(const char *s, int64_t *out)
 {
     int y, mo, d, h, mi, se;
-    if (!s || strlen(s) < 19) return false;
+    if (!s || strlen(s) != 19) return false;
     if (s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':') return false;
     if (!parse_digits(s, 4, &y) || !parse_digits(s + 5, 2, &mo) || !parse_digits(s + 8, 2, &d) ||
         !parse_digits(s + 11, 2, &h) || !parse_digits(s + 14, 2, &mi) ||
@@ -332,6 +333,9 @@ bool fx_strlcpy(char *dst, const char *src, size_t size)
     size_t n = strlen(src);
     if (size == 0) return n == 0;
     size_t c = n < size - 1 ? n : size - 1;
+    /* Never cut a UTF-8 sequence in half: back off to the start of the character. */
+    if (c < n)
+        while (c > 0 && ((unsigned char)src[c] & 0xC0) == 0x80) c--;
     memcpy(dst, src, c);
     dst[c] = 0;
     return c == n;
@@ -376,7 +380,7 @@ bool fx_utf8_valid(const char *s, size_t len)
 enum fx_err fx_mkdirs(const char *path)
 {
     char tmp[4096];
-    if (!fx_strlcpy(tmp, path, sizeof tmp)) return FX_ERR_INVALID;
+    if (!path[0] || !fx_strlcpy(tmp, path, sizeof tmp)) return FX_ERR_INVALID;
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
@@ -424,6 +428,8 @@ bool fx_e164_normalize(const char *in, const char *default_cc, char out[24])
     digits[n] = 0;
     const char *d = digits;
     char buf[80];
+    bool national = !plus && !(d[0] == '0' && d[1] == '0');
+    if (national && (!default_cc || !default_cc[0])) return false; /* no country to add */
     if (plus) {
         snprintf(buf, sizeof buf, "+%s", d);
     } else if (d[0] == '0' && d[1] == '0') {

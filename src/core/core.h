@@ -28,6 +28,7 @@ enum fx_err {
     FX_ERR_CONFLICT,         /* 409 conflict: the record is in a state that forbids this */
     FX_ERR_TOO_LARGE,        /* 413 payload_too_large */
     FX_ERR_RATE,             /* 429 too_many_requests */
+    FX_ERR_HEADERS_TOO_LARGE,/* 431 headers_too_large */
     FX_ERR_NOMEM,            /* 500 internal_error */
     FX_ERR_IO,               /* 500 internal_error */
     FX_ERR_DB,               /* 500 internal_error */

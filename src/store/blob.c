@@ -115,8 +115,12 @@ enum fx_err fx_blob_put_file(struct fx_store *s, const char *src_path, const cha
 {
     int fd = open(src_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return FX_ERR_NOT_FOUND;
-    struct fx_blob_writer *w;
+    struct fx_blob_writer *w = NULL;
     enum fx_err e = fx_blob_begin(s, &w);
+    if (e) {
+        close(fd);
+        return e;
+    }
     char buf[65536];
     ssize_t n;
     while (!e && (n = read(fd, buf, sizeof buf)) != 0) {

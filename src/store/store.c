@@ -128,11 +128,11 @@ static enum fx_err tx_end(struct fx_store *s, enum fx_err e)
 {
     struct fx_db *db = conn(s);
     if (!db) return FX_ERR_DB;
-    if (e) {
-        s->ops->rollback(db);
-        return e;
-    }
-    return s->ops->commit(db);
+    if (!e) e = s->ops->commit(db);
+    /* A failed COMMIT leaves the transaction open: roll it back so this thread's
+     * connection can begin the next one. */
+    if (e) s->ops->rollback(db);
+    return e;
 }
 
 static void cp(char *dst, size_t size, const char *src)
@@ -545,6 +545,58 @@ enum fx_err fx_store_upload_get(struct fx_store *s, const char *path, struct fx_
     }
     q_end(&q);
     return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_upload_expire(struct fx_store *s, int64_t before, int *removed)
+{
+    /* Collect first, then delete: each row goes in its own statement so a crash
+     * between the row and its blob leaves at worst an orphan file, never a row
+     * pointing at nothing. */
+    struct expired {
+        char path[48];
+        char blob[96];
+    } *list = NULL;
+    int n = 0, cap = 0;
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT u.path, u.blob FROM uploads u WHERE u.created < ? AND "
+                            "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.files LIKE "
+                            "'%\"' || u.path || '\"%') LIMIT 1000",
+                            "i", before);
+    if (e) return e;
+    int rc;
+    while ((rc = q_step(&q)) == FX_DB_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            struct expired *l = realloc(list, (size_t)cap * sizeof *l);
+            if (!l) {
+                e = FX_ERR_NOMEM;
+                break;
+            }
+            list = l;
+        }
+        CP(list[n].path, qt(&q, 0));
+        CP(list[n].blob, qt(&q, 1));
+        n++;
+    }
+    q_end(&q);
+    if (!e && rc < 0) e = (enum fx_err)-rc;
+    int done = 0;
+    for (int i = 0; !e && i < n; i++) {
+        /* The condition is checked again in the DELETE itself, so an upload that a send
+         * named since the scan above stays. */
+        int64_t gone = 0;
+        e = q_run(s, &gone,
+                  "DELETE FROM uploads WHERE path = ? AND NOT EXISTS (SELECT 1 FROM outbox o "
+                  "WHERE o.files LIKE '%\"' || uploads.path || '\"%')",
+                  "t", list[i].path);
+        if (!e && gone && fx_blob_remove(s, list[i].blob))
+            fx_warn("store upload blob not removed path=%s", list[i].path);
+        done += !e && gone;
+    }
+    free(list);
+    if (removed) *removed = done;
+    return e;
 }
 
 /* ---- outbox ---- */

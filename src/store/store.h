@@ -126,6 +126,10 @@ struct fx_upload {
 enum fx_err fx_store_upload_create(struct fx_store *s, struct fx_upload *u); /* path generated */
 enum fx_err fx_store_upload_get(struct fx_store *s, const char *path, struct fx_upload *out);
 
+/* Deletes uploads created before `before` that no outbox record still names, with
+ * their blobs. *removed (may be NULL) gets the count. */
+enum fx_err fx_store_upload_expire(struct fx_store *s, int64_t before, int *removed);
+
 /* ---- the outbox ---- */
 struct fx_outbox {
     char id[FX_UID_SIZE];
