@@ -198,7 +198,7 @@ PY
 
 run_wrk() { # name url -> prints wrk output, leaves it in $TMP/NAME.wrk
     local name=$1 url=$2
-    wrk -t"$WRK_THREADS" -c"$CONNS" -d3s -H "Authorization: Bearer $TOKEN" "$url" \
+    timeout 60 wrk -t"$WRK_THREADS" -c"$CONNS" -d3s -H "Authorization: Bearer $TOKEN" "$url" \
         >"$TMP/$name.warmup" 2>&1 || die "wrk warm-up failed on $name"
     echo
     echo "### $name: wrk ${WRK_ARGS[*]/$TOKEN/TOKEN} $url"

@@ -2,8 +2,10 @@
  *
  * Starts libmicrohttpd with exactly the daemon flags and options of fx_api_start
  * (src/api/server.c): internal polling thread + epoll, a thread pool of <threads>,
- * the same connection timeout, per-connection memory limit (http.max_header_bytes
- * default + 16 KiB), connection limit, completion callback and external logger. It
+ * the same connection timeout, per-connection memory limit (computed as faxd computes
+ * it from the default http.max_header_bytes), connection limit, completion callback,
+ * unescape callback (the same percent-decoding) and external logger. Keep this file in
+ * step with fx_api_start when its options change. It
  * answers every request with the same fixed JSON body (1 KiB by default), carrying the headers
  * faxd adds to every JSON reply, and does no other work. The request lifecycle
  * mirrors faxd's: the first call (headers only) returns MHD_YES, the final call
@@ -27,6 +29,12 @@
 /* faxd's defaults: http.connection_timeout 30 s, http.max_header_bytes 16384. */
 #define CONN_TIMEOUT 30u
 #define MAX_HEADER_BYTES 16384u
+
+/* fx_api_start's connection memory limit: http.max_header_bytes + 16 KiB. */
+static size_t connection_memory(void)
+{
+    return (size_t)MAX_HEADER_BYTES + 16384;
+}
 #define DEFAULT_BODY_BYTES 1024
 
 static char *body;
@@ -87,6 +95,34 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The same in-place percent-decoding as faxd's (which keeps %00 as it is). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -121,14 +157,16 @@ int main(int argc, char **argv)
 
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    size_t mem = (size_t)MAX_HEADER_BYTES + 16384;
+    size_t mem = connection_memory();
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL,
         on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
         CONN_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_CONNECTION_LIMIT,
-        1000u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_END);
+        1000u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "ceiling: cannot listen on 127.0.0.1:%ld\n", port);
         return 1;

@@ -3,6 +3,7 @@
  * Signals are blocked in every thread and taken with sigtimedwait here, so no
  * handler ever runs inside library code. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "api/api.h"
 #include "conf/conf.h"
 #include "core/core.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 #define HOUSEKEEPING_SECONDS 60
@@ -88,15 +90,22 @@ static int run(const struct fx_conf *conf)
     struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver};
     struct fx_store *store = NULL;
     struct fx_api *api = NULL;
+    struct fx_queue *queue = NULL;
     enum fx_err e = fx_store_open(&scfg, &store);
     if (e) {
         fprintf(stderr, "faxd: cannot open the store in %s (%s)\n", conf->data_dir,
                 fx_err_code(e));
         return 1;
     }
-    if ((e = fx_api_start(conf, store, &api))) {
+    if ((e = fx_queue_start(conf, store, &queue))) {
+        fprintf(stderr, "faxd: cannot start the converter workers (%s)\n", fx_err_code(e));
+        fx_store_close(store);
+        return 1;
+    }
+    if ((e = fx_api_start(conf, store, queue, &api))) {
         fprintf(stderr, "faxd: cannot listen on %s:%lld\n", conf->http_address,
                 (long long)conf->http_port);
+        fx_queue_free(queue);
         fx_store_close(store);
         return 1;
     }
@@ -111,7 +120,11 @@ static int run(const struct fx_conf *conf)
         if (sig < 0) housekeeping(conf, store);
     }
     fx_info("faxd stopping");
+    /* Workers first: waiting previews are answered (their connections resume) before
+     * the HTTP server goes; the queue stays allocated until nothing can call it. */
+    fx_queue_stop(queue);
     fx_api_stop(api);
+    fx_queue_free(queue);
     fx_store_close(store);
     fx_info("faxd stopped");
     return 0;
@@ -119,6 +132,9 @@ static int run(const struct fx_conf *conf)
 
 int main(int argc, char **argv)
 {
+    /* A fixed mmap threshold: large temporary buffers (libmagic's reads, JSON of long
+     * lists) go back to the system when freed instead of growing the heap for good. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     struct args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;

@@ -89,6 +89,14 @@ static enum fx_err check_settings(struct fx_req *r, json_t *s)
     json_t *opt = json_object_get(s, "options");
     if (opt && !json_is_object(opt))
         return fx_req_fail(r, FX_ERR_INVALID, "settings.options must be an object");
+    static const char *const papers[] = {"a4", "letter", NULL};
+    static const char *const resolutions[] = {"fine", "normal", NULL};
+    json_t *paper = json_object_get(opt, "paper"), *res = json_object_get(opt, "resolution");
+    if (paper && !fx_str_in(json_string_value(paper), papers))
+        return fx_req_fail(r, FX_ERR_INVALID, "settings.options.paper must be a4 or letter");
+    if (res && !fx_str_in(json_string_value(res), resolutions))
+        return fx_req_fail(r, FX_ERR_INVALID,
+                           "settings.options.resolution must be fine or normal");
     json_t *sf = json_object_get(s, "send_fax");
     if (sf && !json_is_object(sf))
         return fx_req_fail(r, FX_ERR_INVALID, "settings.send_fax must be an object");
@@ -135,7 +143,7 @@ static enum fx_err check_notifications(struct fx_req *r, json_t *n)
 static char *merge_stored(const char *stored, json_t *patch)
 {
     json_t *base = fx_json_parse_stored(stored, false);
-    json_object_update(base, patch);
+    json_object_update_recursive(base, patch);
     char *out = fx_json_dump(base);
     json_decref(base);
     return out;
@@ -182,6 +190,12 @@ static enum fx_err apply_objects(struct fx_req *r, json_t *body, struct fx_accou
         char *m = merge_stored(a->settings, v);
         free(a->settings);
         a->settings = m;
+        /* The converter reads page size and resolution from plain columns. */
+        json_t *opt = json_object_get(v, "options");
+        const char *paper = json_string_value(json_object_get(opt, "paper"));
+        const char *res = json_string_value(json_object_get(opt, "resolution"));
+        if (paper) fx_strlcpy(a->paper, paper, sizeof a->paper);
+        if (res) fx_strlcpy(a->resolution, res, sizeof a->resolution);
     }
     if (!e && (v = json_object_get(body, "notifications")) && !(e = check_notifications(r, v))) {
         free(a->notifications);

@@ -7,14 +7,16 @@
 #include <stdio.h>
 
 #include "conf/conf.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 struct fx_api;
 
-/* Starts listening on conf's http.address:http.port. conf and store are borrowed and
- * must outlive the server. *out is new: stop with fx_api_stop. */
+/* Starts listening on conf's http.address:http.port. conf, store and queue are
+ * borrowed and must outlive the server (queue may be NULL: faxes then wait in the
+ * outbox). *out is new: stop with fx_api_stop. */
 enum fx_err fx_api_start(const struct fx_conf *conf, struct fx_store *store,
-                         struct fx_api **out);
+                         struct fx_queue *queue, struct fx_api **out);
 /* Stops accepting, finishes nothing new, frees the server. Accepts NULL. */
 void fx_api_stop(struct fx_api *api);
 /* Prints "METHOD /v3/path/{param}" for every route, one per line. */

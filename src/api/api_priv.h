@@ -3,6 +3,7 @@
 #ifndef FX_API_PRIV_H
 #define FX_API_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include <jansson.h>
@@ -13,6 +14,7 @@
 
 struct fx_req;
 struct fx_upload_state;
+struct fx_preview_wait;
 
 /* A handler fills the reply through fx_reply_* and returns FX_OK, or returns an error
  * (after fx_req_why() for a precise description) that server.c turns into the JSON
@@ -37,8 +39,14 @@ struct fx_api {
     struct MHD_Daemon *daemon;
     const struct fx_conf *conf;
     struct fx_store *store;
+    struct fx_queue *queue; /* may be NULL */
     struct fx_rate *rate; /* NULL when http.rate_limit is 0 */
+    pthread_key_t list_cache; /* each HTTP thread's cache of rendered fax lists */
 };
+
+/* ---- faxes.c ---- */
+/* Frees a thread's fax-list cache (the list_cache key's destructor). */
+void fx_faxes_cache_free(void *cache);
 
 struct fx_req {
     struct fx_api *api;
@@ -57,6 +65,7 @@ struct fx_req {
     char why[512];               /* description for the error reply */
     struct MHD_Response *resp;   /* the reply, once made */
     unsigned status;
+    struct fx_preview_wait *preview; /* a suspended preview request (preview.c) */
 };
 
 /* ---- server.c ---- */
@@ -66,6 +75,8 @@ enum fx_err fx_req_fail(struct fx_req *r, enum fx_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Replies with a JSON document (steals j) and the given status. */
 enum fx_err fx_reply_json(struct fx_req *r, unsigned status, json_t *j);
+/* Replies with JSON text already rendered (copied). */
+enum fx_err fx_reply_json_text(struct fx_req *r, unsigned status, const char *text, size_t len);
 /* Replies 200 {} — what update and delete operations answer. */
 enum fx_err fx_reply_empty(struct fx_req *r);
 /* Replies with a file from disk (streamed): content type and download file name. */
@@ -85,6 +96,10 @@ enum fx_err fx_req_body(struct fx_req *r, json_t **out);
  * "self" or the caller's uid → the caller; a member's uid when the caller is its
  * corporate admin. Anything else → FX_ERR_FORBIDDEN. out owns its strings. */
 enum fx_err fx_req_user(struct fx_req *r, const char *user_id, struct fx_account *out);
+
+/* ---- preview.c ---- */
+/* Frees a finished or abandoned preview (called when the request ends). */
+void fx_preview_end(struct fx_req *r);
 
 /* ---- routes.c ---- */
 extern const struct fx_route fx_routes[];
@@ -147,5 +162,6 @@ enum fx_err fx_h_hook_create(struct fx_req *r);
 enum fx_err fx_h_hooks_list(struct fx_req *r);
 enum fx_err fx_h_hook_delete(struct fx_req *r);
 enum fx_err fx_h_openapi(struct fx_req *r);
+enum fx_err fx_h_preview(struct fx_req *r);
 
 #endif

@@ -19,6 +19,76 @@ static enum fx_err query_time(struct fx_req *r, const char *key, int64_t *out)
     return FX_OK;
 }
 
+/* ---- the fax-list cache ----
+ * Listing is the hottest read (clients poll it). Each HTTP thread keeps the JSON it
+ * rendered for its last few list queries, tagged with the store stamp taken before
+ * the query; a later identical query on the same thread reuses it only if the stamp
+ * is unchanged, i.e. nothing at all was committed to the store in between, by this
+ * process or any other. Correct by construction, and simple: no invalidation. */
+#define CACHE_SLOTS 32
+struct cached_list {
+    char key[160];
+    struct fx_store_stamp stamp;
+    char *text;
+    size_t len;
+};
+struct list_cache {
+    struct cached_list slot[CACHE_SLOTS];
+    unsigned next;
+};
+
+void fx_faxes_cache_free(void *p)
+{
+    struct list_cache *c = p;
+    for (int i = 0; c && i < CACHE_SLOTS; i++) free(c->slot[i].text);
+    free(c);
+}
+
+static struct cached_list *cache_find(struct fx_req *r, const char *key,
+                                      const struct fx_store_stamp *st)
+{
+    struct list_cache *c = pthread_getspecific(r->api->list_cache);
+    for (int i = 0; c && i < CACHE_SLOTS; i++)
+        if (c->slot[i].text && strcmp(c->slot[i].key, key) == 0 &&
+            !memcmp(&c->slot[i].stamp, st, sizeof *st))
+            return &c->slot[i];
+    return NULL;
+}
+
+/* Keeps text (takes ownership) under key. */
+static void cache_put(struct fx_req *r, const char *key, const struct fx_store_stamp *st,
+                      char *text)
+{
+    struct list_cache *c = pthread_getspecific(r->api->list_cache);
+    if (!c && (c = calloc(1, sizeof *c))) pthread_setspecific(r->api->list_cache, c);
+    if (!c) {
+        free(text);
+        return;
+    }
+    struct cached_list *s = &c->slot[c->next++ % CACHE_SLOTS];
+    for (int i = 0; i < CACHE_SLOTS; i++) /* an older render of the same query */
+        if (c->slot[i].text && strcmp(c->slot[i].key, key) == 0) s = &c->slot[i];
+    free(s->text);
+    fx_strlcpy(s->key, key, sizeof s->key);
+    s->stamp = *st;
+    s->text = text;
+    s->len = strlen(text);
+}
+
+static enum fx_err render_list(struct fx_req *r, const struct fx_fax_query *q, char **out)
+{
+    json_t *records = json_array();
+    enum fx_err e = fx_store_fax_list(r->api->store, q, append_fax, records);
+    if (e) {
+        json_decref(records);
+        return e;
+    }
+    json_t *o = json_pack("{s:{s:o}}", "data", "records", records);
+    *out = o ? fx_json_dump(o) : NULL;
+    json_decref(o);
+    return *out ? FX_OK : FX_ERR_NOMEM;
+}
+
 enum fx_err fx_h_faxes_list(struct fx_req *r)
 {
     static const char *const categories[] = {"inbox", "sent", "spam", NULL};
@@ -39,18 +109,21 @@ enum fx_err fx_h_faxes_list(struct fx_req *r)
     if ((e = query_time(r, "after", &q.after)) || (e = query_time(r, "before", &q.before)))
         return e;
     if ((e = fx_req_user(r, r->params[0], &who))) return e;
-    q.owner_id = who.uid;
-    json_t *records = json_array();
-    e = fx_store_fax_list(r->api->store, &q, append_fax, records);
+    char owner[FX_UID_SIZE], key[160];
+    fx_strlcpy(owner, who.uid, sizeof owner);
+    q.owner_id = owner;
+    snprintf(key, sizeof key, "%s|%s|%lld|%lld|%d", who.uid, q.category ? q.category : "",
+             (long long)q.after, (long long)q.before, q.limit);
     fx_store_account_clear(&who);
-    if (e) {
-        json_decref(records);
-        return e;
-    }
-    json_t *data = json_object(), *o = json_object();
-    json_object_set_new(data, "records", records);
-    json_object_set_new(o, "data", data);
-    return fx_reply_json(r, 200, o);
+    struct fx_store_stamp st;
+    if ((e = fx_store_stamp(r->api->store, &st))) return e;
+    struct cached_list *hit = cache_find(r, key, &st);
+    if (hit) return fx_reply_json_text(r, 200, hit->text, hit->len);
+    char *text = NULL;
+    if ((e = render_list(r, &q, &text))) return e;
+    e = fx_reply_json_text(r, 200, text, strlen(text));
+    cache_put(r, key, &st, text);
+    return e;
 }
 
 /* Loads the fax named by params[1] when it belongs to the account of params[0]. */

@@ -118,6 +118,26 @@ void fx_upload_end(struct fx_req *r)
     r->upload = NULL;
 }
 
+/* Extra fields of the upload reply (ignored by the SDKs): the type faxd sees in the
+ * bytes and whether it can be faxed, so clients can warn before sending. */
+static void add_sniff(struct fx_req *r, const struct fx_upload *up, json_t *o)
+{
+    char path[4400];
+    struct fx_sniff sn;
+    if (fx_blob_path(r->api->store, up->blob, path, sizeof path) || fx_convert_sniff(path, &sn))
+        return;
+    json_object_set_new(o, "mime_type", json_string(sn.mime));
+    json_object_set_new(o, "supported", json_boolean(sn.kind != FX_DOC_UNSUPPORTED));
+    if (sn.kind == FX_DOC_UNSUPPORTED) {
+        char warn[320];
+        snprintf(warn, sizeof warn,
+                 "This file cannot be faxed (%s); a fax with it ends as "
+                 "failed_mimetype_not_supported",
+                 sn.why[0] ? sn.why : sn.mime);
+        json_object_set_new(o, "warning", json_string(warn));
+    }
+}
+
 enum fx_err fx_h_file_upload(struct fx_req *r)
 {
     struct fx_upload_state *u = r->upload;
@@ -140,6 +160,7 @@ enum fx_err fx_h_file_upload(struct fx_req *r)
     fx_info("api upload stored path=%s uid=%s size=%lld", up.path, up.uid, (long long)up.size);
     json_t *o = json_object();
     json_object_set_new(o, "path", json_string(up.path));
+    add_sniff(r, &up, o);
     return fx_reply_json(r, 200, o);
 }
 
@@ -229,7 +250,8 @@ enum fx_err fx_h_report_get(struct fx_req *r)
         .submit_time = f.submit_time,
         .start_time = f.start_time,
     };
-    char pdf[4400], name[64];
+    char tiff[4400], pdf[4400], name[64];
+    if (f.blob[0] && !fx_blob_path(r->api->store, f.blob, tiff, sizeof tiff)) rep.tiff_path = tiff;
     temp_path(r, ".pdf", pdf, sizeof pdf);
     snprintf(name, sizeof name, "%s-report.pdf", f.id);
     e = fx_convert_report_pdf(&rep, pdf);

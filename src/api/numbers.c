@@ -112,8 +112,10 @@ enum fx_err fx_h_number_update(struct fx_req *r)
         if (!have) e = fx_req_fail(r, FX_ERR_INVALID, "assigned_to is required");
     if (!e) {
         enum fx_err ge = fx_store_account_get(r->api->store, uid, &member);
-        if (ge == FX_OK && strcmp(member.admin_uid, r->caller.uid) != 0) ge = FX_ERR_NOT_FOUND;
-        if (ge == FX_OK) fx_store_account_clear(&member);
+        if (ge == FX_OK) {
+            if (strcmp(member.admin_uid, r->caller.uid) != 0) ge = FX_ERR_NOT_FOUND;
+            fx_store_account_clear(&member);
+        }
         if (ge == FX_ERR_NOT_FOUND)
             e = fx_req_fail(r, FX_ERR_INVALID, "assigned_to must be one of your members");
         else

@@ -223,6 +223,8 @@ static enum fx_err build_dests(struct fx_req *r, struct send *s, struct fx_dest 
         if (!json_is_string(v)) {
             free(d);
             free(f);
+            json_decref(*pending);
+            *pending = NULL;
             return fx_req_fail(r, FX_ERR_INVALID, "to[%zu] must be a string", i);
         }
         const char *raw = json_string_value(v);
@@ -273,6 +275,38 @@ static void fill_finals(struct fx_req *r, struct send *s, struct fx_fax *f, int 
     (void)r;
 }
 
+/* Resolves what the converter needs into the record's plain columns: the comment's
+ * text, page size and resolution (account setting, else configuration), the cover
+ * page's fields and the company name. */
+static enum fx_err conversion_inputs(struct fx_req *r, struct send *s, struct fx_outbox *o)
+{
+    const struct fx_conf *c = r->api->conf;
+    o->comment_text = strdup(json_string_value(json_object_get(s->comment, "text")));
+    fx_strlcpy(o->paper, s->who.paper[0] ? s->who.paper : c->paper, sizeof o->paper);
+    fx_strlcpy(o->resolution, s->who.resolution[0] ? s->who.resolution : c->resolution,
+               sizeof o->resolution);
+    json_t *data = fx_json_parse_stored(s->who.account_data, false);
+    const char *company = json_string_value(json_object_get(data, "company_name"));
+    o->company = strdup(company ? company : "");
+    json_decref(data);
+    if (s->cover) {
+        static const char *const keys[] = {"name_to", "name_from", "subject", "message"};
+        char **dst[] = {&o->cover_to, &o->cover_from, &o->cover_subject, &o->cover_message};
+        for (int i = 0; i < 4; i++) {
+            const char *v = json_string_value(json_object_get(s->cover, keys[i]));
+            *dst[i] = strdup(v ? v : "");
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(s->cover, "flags"), i, v)
+        {
+            for (int k = 0; cover_flags[k]; k++)
+                if (strcmp(json_string_value(v), cover_flags[k]) == 0) o->cover_flags |= 1 << k;
+        }
+    }
+    return o->comment_text && o->company ? FX_OK : FX_ERR_NOMEM;
+}
+
 static json_t *status_changes(const char *status, int64_t at)
 {
     char ts[FX_TIME_LEN];
@@ -318,7 +352,16 @@ static enum fx_err store_send(struct fx_req *r, struct send *s, json_t **reply)
     fill_finals(r, s, f, nf, json_string_value(json_object_get(s->comment, "text")),
                 o.cover_page, now);
     for (int i = 0; i < nf; i++) fx_strlcpy(f[i].outbox_id, "", sizeof f[i].outbox_id);
-    e = fx_store_outbox_create(r->api->store, &o, d, nd, f, nf);
+    e = conversion_inputs(r, s, &o);
+    const char **paths = calloc(json_array_size(s->files) + 1, sizeof *paths);
+    if (!paths && !e) e = FX_ERR_NOMEM;
+    for (size_t i = 0; !e && i < json_array_size(s->files); i++)
+        paths[i] = json_string_value(json_array_get(s->files, i));
+    if (!e)
+        e = fx_store_outbox_create(r->api->store, &o, paths, (int)json_array_size(s->files), d,
+                                   nd, f, nf);
+    free(paths);
+    if (!e && nd > nf) fx_queue_kick(r->api->queue);
     if (!e) {
         json_t *ids = json_object();
         for (int i = 0; i < nd; i++) json_object_set_new(ids, d[i].raw, json_string(d[i].fax_id));
@@ -418,7 +461,8 @@ enum fx_err fx_h_outbox_update(struct fx_req *r)
         if (!json_object_get(c, "tags")) json_object_set_new(c, "tags", json_array());
         char *dumped = fx_json_dump(c);
         json_decref(c);
-        e = dumped ? state_error(r, fx_store_outbox_set_comment(r->api->store, o.id, dumped))
+        e = dumped ? state_error(r, fx_store_outbox_set_comment(r->api->store, o.id, dumped,
+                                                                 text))
                    : FX_ERR_NOMEM;
         free(dumped);
     }

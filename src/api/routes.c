@@ -25,6 +25,7 @@ const struct fx_route fx_routes[] = {
     {"POST", "/accounts/{user_id}/files", fx_h_file_upload, FX_ROUTE_UPLOAD},
     {"GET", "/accounts/{user_id}/files/{fax_id}", fx_h_file_get, 0},
     {"GET", "/accounts/{user_id}/report/{fax_id}", fx_h_report_get, 0},
+    {"POST", "/accounts/{user_id}/preview", fx_h_preview, 0},
     {"GET", "/accounts/{user_id}/outbox", fx_h_outbox_list, 0},
     {"POST", "/accounts/{user_id}/outbox", fx_h_outbox_send, 0},
     {"GET", "/accounts/{user_id}/outbox/{outbox_fax_id}", fx_h_outbox_get, 0},

@@ -108,6 +108,15 @@ enum fx_err fx_reply_json(struct fx_req *r, unsigned status, json_t *j)
     return set_reply(r, status, json_response(text));
 }
 
+enum fx_err fx_reply_json_text(struct fx_req *r, unsigned status, const char *text, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return FX_ERR_NOMEM;
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    return set_reply(r, status, resp);
+}
+
 enum fx_err fx_reply_empty(struct fx_req *r)
 {
     return fx_reply_json(r, 200, json_object());
@@ -198,10 +207,22 @@ enum fx_err fx_req_body(struct fx_req *r, json_t **out)
     return FX_OK;
 }
 
+/* A copy of the caller's account (read once per request, at authentication). */
+static enum fx_err caller_copy(const struct fx_req *r, struct fx_account *out)
+{
+    *out = r->caller;
+    out->account_data = strdup(r->caller.account_data);
+    out->settings = strdup(r->caller.settings);
+    out->notifications = strdup(r->caller.notifications);
+    if (out->account_data && out->settings && out->notifications) return FX_OK;
+    fx_store_account_clear(out);
+    return FX_ERR_NOMEM;
+}
+
 enum fx_err fx_req_user(struct fx_req *r, const char *user_id, struct fx_account *out)
 {
     if (strcmp(user_id, "self") == 0 || strcmp(user_id, r->caller.uid) == 0)
-        return fx_store_account_get(r->api->store, r->caller.uid, out);
+        return caller_copy(r, out);
     if (strcmp(r->caller.account_type, "corporate_admin") == 0 && fx_id_valid(user_id)) {
         enum fx_err e = fx_store_account_get(r->api->store, user_id, out);
         if (e == FX_OK && strcmp(out->admin_uid, r->caller.uid) == 0) return FX_OK;
@@ -227,13 +248,9 @@ static enum fx_err authenticate(struct fx_req *r)
     if (n > 256) return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Unknown or revoked token");
     char hash[65];
     fx_sha256_hex(tok, n, hash);
-    enum fx_err e = fx_store_token_find(r->api->store, hash, &r->token);
+    enum fx_err e = fx_store_token_auth(r->api->store, hash, &r->token, &r->caller);
     if (e == FX_ERR_NOT_FOUND)
         return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Unknown or revoked token");
-    if (e) return e;
-    e = fx_store_account_get(r->api->store, r->token.uid, &r->caller);
-    if (e == FX_ERR_NOT_FOUND)
-        return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "The token's account no longer exists");
     if (e) return e;
     r->authed = true;
     if (strcmp(r->caller.status, "active") != 0)
@@ -362,6 +379,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->resp) return MHD_YES; /* already answered; libmicrohttpd is flushing */
     enum fx_err e = r->early ? r->early : r->route->fn(r);
+    /* A handler that suspended the connection answers when it is resumed. */
+    if (!e && !r->resp && r->preview) return MHD_YES;
     if (e || !r->resp) reply_error(r, e ? e : FX_ERR_INTERNAL);
     return r->resp ? queue(r) : MHD_NO;
 }
@@ -376,6 +395,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         fx_debug("api request ended early method=%s code=%d", r->method, (int)toe);
     fx_upload_end(r);
+    fx_preview_end(r);
     fx_buf_free(&r->body);
     for (int i = 0; i < r->n_params; i++) free(r->params[i]);
     fx_store_account_clear(&r->caller);
@@ -417,12 +437,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 enum fx_err fx_api_start(const struct fx_conf *conf, struct fx_store *store,
-                         struct fx_api **out)
+                         struct fx_queue *queue, struct fx_api **out)
 {
     struct fx_api *api = calloc(1, sizeof *api);
     if (!api) return FX_ERR_NOMEM;
     api->conf = conf;
     api->store = store;
+    api->queue = queue;
+    pthread_key_create(&api->list_cache, fx_faxes_cache_free);
     if (conf->http_rate_limit > 0) {
         api->rate = calloc(1, sizeof *api->rate);
         if (!api->rate) {
@@ -434,14 +456,16 @@ enum fx_err fx_api_start(const struct fx_conf *conf, struct fx_store *store,
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)conf->http_port)};
     inet_pton(AF_INET, conf->http_address, &sa.sin_addr);
-    /* libmicrohttpd answers requests that overflow a connection's memory pool with an
-     * HTML page of its own. A 1 MiB pool (mapped lazily: untouched pages cost nothing)
-     * lets faxd itself refuse everything between http.max_header_bytes and 1 MiB with
-     * its JSON error; only larger headers meet the library's reply. */
-    size_t mem = (size_t)conf->http_max_header * 2 + 65536;
-    if (mem < 1048576) mem = 1048576;
+    /* The connection's memory pool holds the request line and headers plus the read
+     * buffer. libmicrohttpd 0.9.75 clears the whole pool between requests, so its size
+     * costs on every keep-alive request: keep it just above http.max_header_bytes.
+     * Headers between the cap and the pool get faxd's JSON 431; larger ones overflow
+     * the pool and get the library's own 431. */
+    size_t mem = (size_t)conf->http_max_header + 16384;
     api->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL,
         on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->http_threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http_timeout,
@@ -465,6 +489,7 @@ void fx_api_stop(struct fx_api *api)
 {
     if (!api) return;
     if (api->daemon) MHD_stop_daemon(api->daemon);
+    pthread_key_delete(api->list_cache);
     if (api->rate) {
         pthread_mutex_destroy(&api->rate->mu);
         free(api->rate);

@@ -79,6 +79,8 @@ static const struct conf_check check_url = {is_public_url, "empty or an http:// 
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const store_drivers[] = {"sqlite", NULL};
+static const char *const papers[] = {"a4", "letter", NULL};
+static const char *const resolutions[] = {"fine", "normal", NULL};
 
 /* The _Generic makes a row whose type does not match its struct field fail to compile
  * (no association matches), instead of corrupting memory at run time. */
@@ -139,6 +141,36 @@ static const struct conf_option options[] = {
             "Minutes between attempts when a send request names none."),
     OPT_INT("fax.upload_ttl", upload_ttl, "86400", 60, 31536000,
             "Seconds an uploaded file not yet used by a fax is kept."),
+    OPT_STR("fax.paper", paper, "a4", papers, NULL,
+            "Page size faxes are rendered on unless the account chooses: a4 or letter."),
+    OPT_STR("fax.resolution", resolution, "fine", resolutions, NULL,
+            "Fax resolution unless the account chooses: fine (204x196) or normal (204x98)."),
+
+    OPT_INT("convert.workers", convert_workers, "2", 1, 64,
+            "Documents converted at once (each worker keeps one warm LibreOffice)."),
+    OPT_INT("convert.timeout", convert_timeout, "120", 1, 3600,
+            "Seconds one converter program may run before its process group is killed."),
+    OPT_SIZE("convert.memory_limit", convert_mem, "1G", 67108864, 17179869184,
+             "Address-space limit of Ghostscript, MuPDF, qpdf and the cover renderer."),
+    OPT_SIZE("convert.office_memory_limit", convert_lo_mem, "1G", 67108864, 17179869184,
+             "Resident memory above which a LibreOffice instance is recycled."),
+    OPT_INT("convert.office_max_documents", convert_lo_docs, "200", 1, 100000,
+            "Documents a LibreOffice instance converts before it is recycled."),
+    OPT_INT("convert.max_pages", convert_max_pages, "200", 1, 10000,
+            "Most pages one fax may have, cover page included (checked before rendering)."),
+    OPT_INT("convert.max_image_pixels", convert_max_pixels, "64000000", 1000000, 1000000000,
+            "Most pixels one image may have (checked from its header before decoding)."),
+    OPT_STR("convert.libexec_dir", libexec_dir, "", NULL, NULL,
+            "Directory holding faxd-cover and lo_helper.py; empty = next to the faxd binary."),
+    OPT_STR("convert.ghostscript", prog_gs, "gs", NULL, &check_nonempty,
+            "Ghostscript program."),
+    OPT_STR("convert.mutool", prog_mutool, "mutool", NULL, &check_nonempty,
+            "MuPDF's mutool program."),
+    OPT_STR("convert.qpdf", prog_qpdf, "qpdf", NULL, &check_nonempty, "qpdf program."),
+    OPT_STR("convert.soffice", prog_soffice, "soffice", NULL, &check_nonempty,
+            "LibreOffice program."),
+    OPT_STR("convert.python", prog_python, "/usr/bin/python3", NULL, &check_nonempty,
+            "Python 3 with the LibreOffice UNO bridge (Debian's python3-uno)."),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -38,6 +38,18 @@ struct fx_conf {
     int64_t default_retry_count; /* fax.retry_count: extra attempts when a send names none */
     int64_t default_retry_delay; /* fax.retry_delay: minutes between attempts by default */
     int64_t upload_ttl;     /* fax.upload_ttl: seconds an unused upload is kept */
+    char *paper;            /* fax.paper: a4 | letter, unless the account chooses */
+    char *resolution;       /* fax.resolution: fine | normal, unless the account chooses */
+    /* [convert] */
+    int64_t convert_workers;    /* convert.workers: conversions at once */
+    int64_t convert_timeout;    /* convert.timeout: seconds per converter program */
+    int64_t convert_mem;        /* convert.memory_limit: RLIMIT_AS of the engines */
+    int64_t convert_lo_mem;     /* convert.office_memory_limit: LibreOffice recycle RSS */
+    int64_t convert_lo_docs;    /* convert.office_max_documents: LibreOffice recycle count */
+    int64_t convert_max_pages;  /* convert.max_pages: page cap per fax */
+    int64_t convert_max_pixels; /* convert.max_image_pixels: pixel cap per image */
+    char *libexec_dir;          /* convert.libexec_dir: faxd-cover, lo_helper.py */
+    char *prog_gs, *prog_mutool, *prog_qpdf, *prog_soffice, *prog_python; /* programs */
 };
 
 /* Loads defaults, then `path` (NULL = no file; a missing file is an error when named),

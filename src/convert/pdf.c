@@ -10,7 +10,7 @@
 
 #include <tiffio.h>
 
-#include "convert/convert.h"
+#include "convert/convert_priv.h"
 
 struct pdfw {
     FILE *f;
@@ -310,6 +310,24 @@ static enum fx_err report_content(const struct fx_report *r, char **out, size_t 
     return fclose(f) == 0 ? FX_OK : FX_ERR_NOMEM;
 }
 
+/* The thumbnail of the fax's first page, as an 8-bit grey image object; 0 = none. */
+static int report_thumb(struct pdfw *w, const char *tiff_path, int *tw, int *th)
+{
+    uint8_t *grey = NULL;
+    if (!tiff_path || fx_convert_page_thumb(tiff_path, 0, 170, &grey, th)) return 0;
+    *tw = 170;
+    int obj = pdf_reserve(w);
+    pdf_obj(w, obj);
+    fprintf(w->f,
+            "<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+            "/BitsPerComponent 8 /Length %d >>\nstream\n",
+            *tw, *th, *tw * *th);
+    fwrite(grey, 1, (size_t)*tw * (size_t)*th, w->f);
+    fputs("\nendstream\nendobj\n", w->f);
+    free(grey);
+    return obj;
+}
+
 enum fx_err fx_convert_report_pdf(const struct fx_report *rep, const char *pdf_path)
 {
     char *content = NULL;
@@ -321,6 +339,16 @@ enum fx_err fx_convert_report_pdf(const struct fx_report *rep, const char *pdf_p
         free(content);
         return e;
     }
+    int tw = 0, th = 0, thumb = report_thumb(&w, rep->tiff_path, &tw, &th);
+    char thumb_ops[160] = "", thumb_res[48] = "";
+    if (thumb) {
+        /* Bottom-right, framed: a glance at what was sent or received. */
+        snprintf(thumb_ops, sizeof thumb_ops,
+                 "q 0.5 w 369 79 %d %d re S %d 0 0 %d 370 80 cm /Th Do Q\n", tw + 2, th + 2, tw,
+                 th);
+        snprintf(thumb_res, sizeof thumb_res, " /XObject << /Th %d 0 R >>", thumb);
+    }
+    size_t extra = strlen(thumb_ops);
     int f1 = pdf_reserve(&w), f2 = pdf_reserve(&w), c = pdf_reserve(&w), page = pdf_reserve(&w);
     pdf_obj(&w, f1);
     fputs("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>\n"
@@ -331,14 +359,15 @@ enum fx_err fx_convert_report_pdf(const struct fx_report *rep, const char *pdf_p
           "/Encoding /WinAnsiEncoding >>\nendobj\n",
           w.f);
     pdf_obj(&w, c);
-    fprintf(w.f, "<< /Length %zu >>\nstream\n", len);
+    fprintf(w.f, "<< /Length %zu >>\nstream\n", len + extra);
     fwrite(content, 1, len, w.f);
+    fputs(thumb_ops, w.f);
     fputs("endstream\nendobj\n", w.f);
     pdf_obj(&w, page);
     fprintf(w.f,
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
-            "/Resources << /Font << /F1 %d 0 R /F2 %d 0 R >> >> >>\nendobj\n",
-            c, f1, f2);
+            "/Resources << /Font << /F1 %d 0 R /F2 %d 0 R >>%s >> >>\nendobj\n",
+            c, f1, f2, thumb_res);
     free(content);
     return pdf_close(&w, &page, 1);
 }

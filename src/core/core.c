@@ -190,6 +190,15 @@ void fx_sha256_hex(const void *data, size_t len, char out[65])
     fx_sha256_final_hex(&h, out);
 }
 
+char *fx_base64(const void *data, size_t len)
+{
+    sodium_once();
+    size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    char *out = malloc(n);
+    if (out) sodium_bin2base64(out, n, data, len, sodium_base64_VARIANT_ORIGINAL);
+    return out;
+}
+
 bool fx_str_equal_ct(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

@@ -84,6 +84,8 @@ struct fx_sha256 {
 void fx_sha256_init(struct fx_sha256 *h);
 void fx_sha256_update(struct fx_sha256 *h, const void *data, size_t len);
 void fx_sha256_final_hex(struct fx_sha256 *h, char out[65]);
+/* Standard base64 (with padding) of data; new string (free()), NULL on OOM. */
+char *fx_base64(const void *data, size_t len);
 /* Constant-time comparison of two equal-length strings. */
 bool fx_str_equal_ct(const char *a, const char *b);
 

@@ -42,6 +42,10 @@ struct fx_db_ops {
     void (*stmt_done)(struct fx_db_stmt *st);
     /* Rows changed by the last statement. */
     int64_t (*changes)(struct fx_db *db);
+    /* Two numbers that differ whenever any committed change may have reached the
+     * database since the last call on this connection, from this connection
+     * (out[0]) or from any other connection or process (out[1]). */
+    enum fx_err (*stamp)(struct fx_db *db, uint64_t out[2]);
 };
 
 extern const struct fx_db_ops fx_db_sqlite;

@@ -219,6 +219,12 @@ int fx_store_schema_version(struct fx_store *s)
     return s->schema_version;
 }
 
+enum fx_err fx_store_stamp(struct fx_store *s, struct fx_store_stamp *out)
+{
+    struct fx_db *db = conn(s);
+    return db ? s->ops->stamp(db, out->v) : FX_ERR_DB;
+}
+
 const char *fx_store_data_dir(struct fx_store *s)
 {
     return s->data_dir;
@@ -228,7 +234,7 @@ const char *fx_store_data_dir(struct fx_store *s)
 
 #define ACCOUNT_COLS                                                                       \
     "uid, account_type, status, email, name, lastname, phone, profile_image, admin_uid, "  \
-    "role, quota, credit, account_data, settings, notifications, created"
+    "role, quota, credit, account_data, settings, notifications, created, paper, resolution"
 
 void fx_store_account_clear(struct fx_account *a)
 {
@@ -258,6 +264,8 @@ static void account_read(struct q *q, struct fx_account *a)
     a->settings = strdup(qt(q, 13));
     a->notifications = strdup(qt(q, 14));
     a->created = qi(q, 15);
+    CP(a->paper, qt(q, 16));
+    CP(a->resolution, qt(q, 17));
 }
 
 enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a)
@@ -267,12 +275,12 @@ enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a)
     if (!a->status[0]) CP(a->status, "active");
     return q_run(s, NULL,
                  "INSERT INTO accounts (" ACCOUNT_COLS ") VALUES "
-                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "ttttttttttiittti", a->uid, a->account_type, a->status, a->email, a->name,
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ttttttttttiitttitt", a->uid, a->account_type, a->status, a->email, a->name,
                  a->lastname, a->phone, a->profile_image, a->admin_uid, a->role, a->quota,
                  a->credit, a->account_data ? a->account_data : "{}",
                  a->settings ? a->settings : "{}", a->notifications ? a->notifications : "",
-                 a->created);
+                 a->created, a->paper, a->resolution);
 }
 
 enum fx_err fx_store_account_get(struct fx_store *s, const char *uid, struct fx_account *out)
@@ -294,10 +302,11 @@ enum fx_err fx_store_account_update(struct fx_store *s, const struct fx_account 
         s, &n,
         "UPDATE accounts SET status = ?, email = ?, name = ?, lastname = ?, phone = ?, "
         "profile_image = ?, role = ?, quota = ?, account_data = ?, settings = ?, "
-        "notifications = ? WHERE uid = ?",
-        "tttttttitttt", a->status, a->email, a->name, a->lastname, a->phone, a->profile_image,
+        "notifications = ?, paper = ?, resolution = ? WHERE uid = ?",
+        "tttttttitttttt", a->status, a->email, a->name, a->lastname, a->phone, a->profile_image,
         a->role, a->quota, a->account_data ? a->account_data : "{}",
-        a->settings ? a->settings : "{}", a->notifications ? a->notifications : "", a->uid);
+        a->settings ? a->settings : "{}", a->notifications ? a->notifications : "", a->paper,
+        a->resolution, a->uid);
     return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
 }
 
@@ -385,6 +394,35 @@ enum fx_err fx_store_token_find(struct fx_store *s, const char *hash, struct fx_
     if (e) return e;
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) token_read(&q, out);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_token *tok,
+                                struct fx_account *acct)
+{
+    struct q q;
+    /* The account's columns come first so account_read's indexes hold. */
+    enum fx_err e = q_start(s, &q,
+                            "SELECT a.uid, a.account_type, a.status, a.email, a.name, "
+                            "a.lastname, a.phone, a.profile_image, a.admin_uid, a.role, a.quota, "
+                            "a.credit, a.account_data, a.settings, a.notifications, a.created, "
+                            "a.paper, a.resolution, t.id, t.scopes, t.name, t.created "
+                            "FROM tokens t JOIN accounts a ON a.uid = t.uid "
+                            "WHERE t.hash = ? AND t.revoked = 0",
+                            "t", hash);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) {
+        account_read(&q, acct);
+        memset(tok, 0, sizeof *tok);
+        CP(tok->id, qt(&q, 18));
+        CP(tok->uid, acct->uid);
+        CP(tok->hash, hash);
+        tok->scopes = (int)qi(&q, 19);
+        CP(tok->name, qt(&q, 20));
+        tok->created = qi(&q, 21);
+    }
     q_end(&q);
     return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
 }
@@ -509,6 +547,8 @@ enum fx_err fx_store_number_list(struct fx_store *s, const char *uid, bool owned
 
 /* ---- uploads ---- */
 
+static void upload_read(struct q *q, struct fx_upload *out);
+
 enum fx_err fx_store_upload_create(struct fx_store *s, struct fx_upload *u)
 {
     char id[FX_UID_SIZE];
@@ -531,18 +571,7 @@ enum fx_err fx_store_upload_get(struct fx_store *s, const char *path, struct fx_
                             "t", path);
     if (e) return e;
     int rc = q_step(&q);
-    if (rc == FX_DB_ROW) {
-        memset(out, 0, sizeof *out);
-        CP(out->path, qt(&q, 0));
-        CP(out->uid, qt(&q, 1));
-        CP(out->name, qt(&q, 2));
-        CP(out->mime, qt(&q, 3));
-        CP(out->format, qt(&q, 4));
-        out->size = qi(&q, 5);
-        CP(out->sha256, qt(&q, 6));
-        CP(out->blob, qt(&q, 7));
-        out->created = qi(&q, 8);
-    }
+    if (rc == FX_DB_ROW) upload_read(&q, out);
     q_end(&q);
     return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
 }
@@ -604,7 +633,9 @@ enum fx_err fx_store_upload_expire(struct fx_store *s, int64_t before, int *remo
 #define OUTBOX_COLS                                                                        \
     "id, uid, status, src, designated_src, dests, files, comment, options, retry_count, "   \
     "retry_delay, send_time, submit_time, status_time, status_changes, file_changes, "     \
-    "page_count, ip, initiated_from, cover_page, should_enhance"
+    "page_count, ip, initiated_from, cover_page, should_enhance, comment_text, paper, "      \
+    "resolution, cover_to, cover_from, cover_subject, cover_message, cover_flags, company, " \
+    "doc_blob, lease_owner, lease_until"
 
 void fx_store_outbox_clear(struct fx_outbox *o)
 {
@@ -617,6 +648,12 @@ void fx_store_outbox_clear(struct fx_outbox *o)
     free(o->initiated_from);
     free(o->cover_page);
     free(o->dests);
+    free(o->comment_text);
+    free(o->cover_to);
+    free(o->cover_from);
+    free(o->cover_subject);
+    free(o->cover_message);
+    free(o->company);
     memset(o, 0, sizeof *o);
 }
 
@@ -644,6 +681,18 @@ static void outbox_read(struct q *q, struct fx_outbox *o)
     o->initiated_from = strdup(qt(q, 18));
     o->cover_page = strdup(qt(q, 19));
     o->should_enhance = qi(q, 20) != 0;
+    o->comment_text = strdup(qt(q, 21));
+    CP(o->paper, qt(q, 22));
+    CP(o->resolution, qt(q, 23));
+    o->cover_to = strdup(qt(q, 24));
+    o->cover_from = strdup(qt(q, 25));
+    o->cover_subject = strdup(qt(q, 26));
+    o->cover_message = strdup(qt(q, 27));
+    o->cover_flags = (int)qi(q, 28);
+    o->company = strdup(qt(q, 29));
+    CP(o->doc_blob, qt(q, 30));
+    CP(o->lease_owner, qt(q, 31));
+    o->lease_until = qi(q, 32);
 }
 
 static const char *nz(const char *s, const char *dflt)
@@ -655,16 +704,22 @@ static enum fx_err outbox_insert(struct fx_store *s, const struct fx_outbox *o)
 {
     return q_run(s, NULL,
                  "INSERT INTO outbox (" OUTBOX_COLS ") VALUES "
-                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "tttttttttnniiittntttn", o->id, o->uid, o->status, o->src, o->designated_src,
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?, ?, ?, ?, ?, ?, ?)",
+                 "tttttttttnniiittntttntttttttnttti", o->id, o->uid, o->status, o->src, o->designated_src,
                  nz(o->dests, "[]"), nz(o->files, "[]"), nz(o->comment, "{}"),
                  nz(o->options, "{}"), o->retry_count, o->retry_delay, o->send_time,
                  o->submit_time, o->status_time, nz(o->status_changes, "[]"),
                  nz(o->file_changes, "[]"), o->page_count, o->ip, nz(o->initiated_from, ""),
-                 nz(o->cover_page, ""), (int)o->should_enhance);
+                 nz(o->cover_page, ""), (int)o->should_enhance, nz(o->comment_text, ""),
+                 o->paper[0] ? o->paper : "a4", o->resolution[0] ? o->resolution : "fine",
+                 nz(o->cover_to, ""), nz(o->cover_from, ""), nz(o->cover_subject, ""),
+                 nz(o->cover_message, ""), o->cover_flags, nz(o->company, ""), o->doc_blob,
+                 o->lease_owner, o->lease_until);
 }
 
 enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
+                                   const char *const *files, int n_files,
                                    const struct fx_dest *dests, int n_dests,
                                    const struct fx_fax *finals, int n_finals)
 {
@@ -674,6 +729,9 @@ enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
     enum fx_err e = tx_begin(s);
     if (e) return e;
     if (pending) e = outbox_insert(s, o);
+    for (int i = 0; !e && pending && i < n_files; i++)
+        e = q_run(s, NULL, "INSERT INTO outbox_files (outbox_id, idx, path) VALUES (?, ?, ?)",
+                  "tnt", o->id, i, files[i]);
     for (int i = 0; !e && pending && i < n_dests; i++) {
         if (!dests[i].number[0]) continue;
         e = q_run(s, NULL,
@@ -683,6 +741,66 @@ enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
     }
     for (int i = 0; !e && i < n_finals; i++) e = fx_store_fax_create(s, &finals[i]);
     return tx_end(s, e);
+}
+
+static void upload_read(struct q *q, struct fx_upload *out)
+{
+    memset(out, 0, sizeof *out);
+    CP(out->path, qt(q, 0));
+    CP(out->uid, qt(q, 1));
+    CP(out->name, qt(q, 2));
+    CP(out->mime, qt(q, 3));
+    CP(out->format, qt(q, 4));
+    out->size = qi(q, 5);
+    CP(out->sha256, qt(q, 6));
+    CP(out->blob, qt(q, 7));
+    out->created = qi(q, 8);
+}
+
+enum fx_err fx_store_outbox_uploads(struct fx_store *s, const char *id, fx_store_upload_cb cb,
+                                    void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT u.path, u.uid, u.name, u.mime, u.format, u.size, u.sha256, "
+                            "u.blob, u.created FROM outbox_files f JOIN uploads u "
+                            "ON u.path = f.path WHERE f.outbox_id = ? ORDER BY f.idx",
+                            "t", id);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_upload u;
+        upload_read(&q, &u);
+        e = cb(&u, arg);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+enum fx_err fx_store_outbox_dests(struct fx_store *s, const char *id, fx_store_dest_cb cb,
+                                  void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT fax_id, raw, number FROM outbox_dests WHERE outbox_id = ? "
+                            "AND state = 'pending' ORDER BY idx",
+                            "t", id);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_dest d;
+        CP(d.fax_id, qt(&q, 0));
+        CP(d.raw, qt(&q, 1));
+        CP(d.number, qt(&q, 2));
+        e = cb(&d, arg);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+enum fx_err fx_store_outbox_release_leases(struct fx_store *s)
+{
+    return q_run(s, NULL, "UPDATE outbox SET lease_until = 0 WHERE status = 'converting'", NULL);
 }
 
 enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_outbox *out)
@@ -730,12 +848,15 @@ static enum fx_err outbox_check_mutable(struct fx_store *s, const char *id)
     return e;
 }
 
-enum fx_err fx_store_outbox_set_comment(struct fx_store *s, const char *id, const char *comment)
+enum fx_err fx_store_outbox_set_comment(struct fx_store *s, const char *id, const char *comment,
+                                        const char *text)
 {
     enum fx_err e = tx_begin(s);
     if (e) return e;
     e = outbox_check_mutable(s, id);
-    if (!e) e = q_run(s, NULL, "UPDATE outbox SET comment = ? WHERE id = ?", "tt", comment, id);
+    if (!e)
+        e = q_run(s, NULL, "UPDATE outbox SET comment = ?, comment_text = ? WHERE id = ?",
+                  "ttt", comment, text, id);
     return tx_end(s, e);
 }
 
@@ -745,6 +866,7 @@ enum fx_err fx_store_outbox_cancel(struct fx_store *s, const char *id)
     if (e) return e;
     e = outbox_check_mutable(s, id);
     if (!e) e = q_run(s, NULL, "DELETE FROM outbox_dests WHERE outbox_id = ?", "t", id);
+    if (!e) e = q_run(s, NULL, "DELETE FROM outbox_files WHERE outbox_id = ?", "t", id);
     if (!e) e = q_run(s, NULL, "DELETE FROM outbox WHERE id = ?", "t", id);
     return tx_end(s, e);
 }
@@ -769,27 +891,155 @@ static char *json_array_append_status(const char *arr, const char *status, int64
     return fx_buf_steal(&b);
 }
 
-enum fx_err fx_store_outbox_set_status(struct fx_store *s, const char *id, const char *status,
-                                       int64_t at)
+/* Inside a transaction: moves the record to status, appending to its history. */
+static enum fx_err status_append(struct fx_store *s, const char *id, const char *status,
+                                 int64_t at)
 {
-    enum fx_err e = tx_begin(s);
-    if (e) return e;
     struct q q;
     char *changes = NULL;
-    if (!(e = q_start(s, &q, "SELECT status_changes FROM outbox WHERE id = ?", "t", id))) {
-        int rc = q_step(&q);
-        if (rc == FX_DB_ROW) changes = json_array_append_status(qt(&q, 0), status, at);
-        e = rc == FX_DB_ROW ? (changes ? FX_OK : FX_ERR_NOMEM)
-            : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
-        q_end(&q);
-    }
+    enum fx_err e = q_start(s, &q, "SELECT status_changes FROM outbox WHERE id = ?", "t", id);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) changes = json_array_append_status(qt(&q, 0), status, at);
+    e = rc == FX_DB_ROW ? (changes ? FX_OK : FX_ERR_NOMEM)
+        : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    q_end(&q);
     if (!e)
         e = q_run(s, NULL,
                   "UPDATE outbox SET status = ?, status_time = ?, status_changes = ? "
                   "WHERE id = ?",
                   "titt", status, at, changes, id);
     free(changes);
+    return e;
+}
+
+enum fx_err fx_store_outbox_set_status(struct fx_store *s, const char *id, const char *status,
+                                       int64_t at)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    return tx_end(s, status_append(s, id, status, at));
+}
+
+enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner, int64_t now,
+                                          int64_t lease_s, struct fx_outbox *out)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    char id[FX_UID_SIZE] = "";
+    bool fresh = false;
+    struct q q;
+    if (!(e = q_start(s, &q,
+                      "SELECT id, status FROM outbox WHERE status = 'submitted' OR "
+                      "(status = 'converting' AND lease_until < ?) "
+                      "ORDER BY submit_time, id LIMIT 1",
+                      "i", now))) {
+        int rc = q_step(&q);
+        if (rc == FX_DB_ROW) {
+            CP(id, qt(&q, 0));
+            fresh = strcmp(qt(&q, 1), "submitted") == 0;
+        }
+        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        q_end(&q);
+    }
+    /* A record whose worker died keeps its history: only a fresh claim adds a step. */
+    if (!e && fresh) e = status_append(s, id, "converting", now);
+    if (!e)
+        e = q_run(s, NULL, "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                  "tit", owner, now + lease_s, id);
+    if ((e = tx_end(s, e))) return e;
+    return fx_store_outbox_get(s, id, out);
+}
+
+/* Inside a transaction: FX_OK when id is converting under owner's lease. */
+static enum fx_err check_lease(struct fx_store *s, const char *id, const char *owner)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT 1 FROM outbox WHERE id = ? AND status = 'converting' "
+                            "AND lease_owner = ?",
+                            "tt", id, owner);
+    if (e) return e;
+    int rc = q_step(&q);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_outbox_converted(struct fx_store *s, const char *id, const char *owner,
+                                      const char *doc_blob, int pages, int64_t now)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = check_lease(s, id, owner);
+    if (!e) e = status_append(s, id, "scheduled_for_sending", now);
+    if (!e)
+        e = q_run(s, NULL,
+                  "UPDATE outbox SET doc_blob = ?, page_count = ?, lease_owner = '', "
+                  "lease_until = 0 WHERE id = ?",
+                  "tnt", doc_blob, pages, id);
     return tx_end(s, e);
+}
+
+/* The final record of one destination of o that never reached the line. */
+static void fax_from_outbox(const struct fx_outbox *o, const char *fax_id, const char *raw,
+                            const char *status, const char *description, int64_t now,
+                            struct fx_fax *f)
+{
+    memset(f, 0, sizeof *f);
+    CP(f->id, fax_id);
+    CP(f->owner_id, o->uid);
+    CP(f->direction, "outgoing");
+    CP(f->category, "sent");
+    CP(f->status, status);
+    f->comment = o->comment_text;
+    f->cost_multiplier = 1;
+    CP(f->description, description);
+    snprintf(f->file_name, sizeof f->file_name, "fax-to-%s", raw);
+    CP(f->from, o->src);
+    CP(f->to, raw);
+    f->last_update = now;
+    f->scheduled_time = o->send_time;
+    f->submit_time = f->sort_time = o->submit_time;
+    f->max_retry = o->retry_count;
+    f->retry_delay = o->retry_delay;
+    f->cover_page = o->cover_page;
+    CP(f->outbox_id, o->id);
+}
+
+enum fx_err fx_store_outbox_fail_all(struct fx_store *s, const char *id, const char *owner,
+                                     const char *status, const char *description, int64_t now,
+                                     int *n)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    struct fx_outbox o = {0};
+    int written = 0;
+    if (owner) e = check_lease(s, id, owner);
+    if (!e) e = fx_store_outbox_get(s, id, &o);
+    struct q q;
+    if (!e && !(e = q_start(s, &q,
+                            "SELECT fax_id, raw FROM outbox_dests WHERE outbox_id = ? AND "
+                            "state = 'pending' ORDER BY idx",
+                            "t", id))) {
+        int rc;
+        /* Each insert uses other statements than this SELECT, so rows can be written
+         * while it is open (same connection, same transaction). */
+        while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+            struct fx_fax f;
+            fax_from_outbox(&o, qt(&q, 0), qt(&q, 1), status, description, now, &f);
+            e = fx_store_fax_create(s, &f);
+            written += !e;
+        }
+        if (!e && rc < 0) e = (enum fx_err)-rc;
+        q_end(&q);
+    }
+    if (!e) e = q_run(s, NULL, "DELETE FROM outbox_dests WHERE outbox_id = ?", "t", id);
+    if (!e) e = q_run(s, NULL, "DELETE FROM outbox_files WHERE outbox_id = ?", "t", id);
+    if (!e) e = q_run(s, NULL, "DELETE FROM outbox WHERE id = ?", "t", id);
+    fx_store_outbox_clear(&o);
+    e = tx_end(s, e);
+    if (n) *n = e ? 0 : written;
+    return e;
 }
 
 /* ---- faxes ---- */

@@ -32,6 +32,13 @@ enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
 void fx_store_close(struct fx_store *s);
 /* Latest schema version applied. */
 int fx_store_schema_version(struct fx_store *s);
+/* A stamp of the database as this thread sees it: equal stamps from the same thread
+ * mean nothing was committed in between, by anyone. Lets a thread reuse what it
+ * rendered from the database (see api/faxes.c). */
+struct fx_store_stamp {
+    uint64_t v[2];
+};
+enum fx_err fx_store_stamp(struct fx_store *s, struct fx_store_stamp *out);
 
 /* ---- accounts ---- */
 #define FX_UID_SIZE (FX_ID_LEN + 1)
@@ -52,6 +59,8 @@ struct fx_account {
     char *account_data;  /* JSON object text */
     char *settings;      /* JSON object text */
     char *notifications; /* JSON object text or "" when never set */
+    char paper[8];       /* "a4" | "letter" | "" (the configured default) */
+    char resolution[8];  /* "fine" | "normal" | "" (the configured default) */
 };
 void fx_store_account_clear(struct fx_account *a);
 /* Inserts a (uid is generated when empty; written back into a->uid). */
@@ -84,6 +93,10 @@ struct fx_token {
 enum fx_err fx_store_token_create(struct fx_store *s, struct fx_token *t); /* t->id generated */
 /* Looks an active (not revoked) token up by hash; FX_ERR_NOT_FOUND otherwise. */
 enum fx_err fx_store_token_find(struct fx_store *s, const char *hash, struct fx_token *out);
+/* fx_store_token_find and fx_store_account_get of its owner in one query: what every
+ * API request does first. acct owns its strings on success. */
+enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_token *tok,
+                                struct fx_account *acct);
 enum fx_err fx_store_token_revoke(struct fx_store *s, const char *id);
 typedef enum fx_err (*fx_store_token_cb)(const struct fx_token *t, void *arg);
 enum fx_err fx_store_token_list(struct fx_store *s, const char *uid, fx_store_token_cb cb,
@@ -153,6 +166,17 @@ struct fx_outbox {
     char *cover_page;     /* JSON OutboxCoverPage or "" */
     bool should_enhance;
     char *dests;          /* JSON array of normalised numbers still pending */
+    /* What the converter needs, resolved by the API at submit time. */
+    char *comment_text;
+    char paper[8];        /* a4 | letter */
+    char resolution[8];   /* fine | normal */
+    char *cover_to, *cover_from, *cover_subject, *cover_message; /* "" = none */
+    int cover_flags;      /* FX_COVER_* bits of convert.h */
+    char *company;
+    /* Conversion state. */
+    char doc_blob[96];    /* the fax TIFF once converted, else "" */
+    char lease_owner[FX_UID_SIZE];
+    int64_t lease_until;
 };
 void fx_store_outbox_clear(struct fx_outbox *o);
 
@@ -192,23 +216,53 @@ struct fx_fax {
 };
 void fx_store_fax_clear(struct fx_fax *f);
 
-/* Creates the outbox record o (id generated), its destinations (valid ones pending)
- * and, in the same transaction, a final fax record for every entry of `finals`
- * (destinations refused at submit time). When no destination is pending the outbox
- * row is not kept. All arrays are borrowed. */
+/* Creates the outbox record o (id generated) with its documents (upload paths, in
+ * order), its destinations (valid ones pending) and, in the same transaction, a final
+ * fax record for every entry of `finals` (destinations refused at submit time). When
+ * no destination is pending the outbox row is not kept. All arrays are borrowed. */
 enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
+                                   const char *const *files, int n_files,
                                    const struct fx_dest *dests, int n_dests,
                                    const struct fx_fax *finals, int n_finals);
+typedef enum fx_err (*fx_store_upload_cb)(const struct fx_upload *u, void *arg);
+/* The documents of an outbox record, in order. */
+enum fx_err fx_store_outbox_uploads(struct fx_store *s, const char *id, fx_store_upload_cb cb,
+                                    void *arg);
+typedef enum fx_err (*fx_store_dest_cb)(const struct fx_dest *d, void *arg);
+/* The pending destinations of an outbox record, in order. */
+enum fx_err fx_store_outbox_dests(struct fx_store *s, const char *id, fx_store_dest_cb cb,
+                                  void *arg);
+/* Makes every conversion lease claimable again: at start-up, a lease can only belong to
+ * a process that died (one process per store; several nodes will scope this). */
+enum fx_err fx_store_outbox_release_leases(struct fx_store *s);
 enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_outbox *out);
 typedef enum fx_err (*fx_store_outbox_cb)(const struct fx_outbox *o, void *arg);
 /* The outbox records of uid, oldest first. */
 enum fx_err fx_store_outbox_list(struct fx_store *s, const char *uid, fx_store_outbox_cb cb,
                                  void *arg);
-/* Replaces comment (JSON text) while the record is not yet sending:
+/* Replaces comment (JSON text) and its text while the record is not yet sending:
  * FX_ERR_CONFLICT once sending, FX_ERR_NOT_FOUND when gone. */
-enum fx_err fx_store_outbox_set_comment(struct fx_store *s, const char *id, const char *comment);
+enum fx_err fx_store_outbox_set_comment(struct fx_store *s, const char *id, const char *comment,
+                                        const char *text);
 /* Cancels (removes) the record and its pending destinations unless it is sending. */
 enum fx_err fx_store_outbox_cancel(struct fx_store *s, const char *id);
+/* Claims the oldest record waiting for conversion — `submitted`, or `converting` with
+ * an expired lease (its worker died) — for `owner` until now + lease_s, moving it to
+ * `converting`. FX_ERR_NOT_FOUND when there is none. */
+enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner, int64_t now,
+                                          int64_t lease_s, struct fx_outbox *out);
+/* Records a finished conversion (the fax TIFF blob and its page count) and moves the
+ * record to scheduled_for_sending. FX_ERR_NOT_FOUND when the record was cancelled or
+ * claimed by someone else meanwhile (the caller then removes its blob). */
+enum fx_err fx_store_outbox_converted(struct fx_store *s, const char *id, const char *owner,
+                                      const char *doc_blob, int pages, int64_t now);
+/* Ends every pending destination of the record with a final fax record of `status`
+ * (e.g. a conversion failure) and removes the record, in one transaction. *n (may be
+ * NULL) gets the number of records written. */
+enum fx_err fx_store_outbox_fail_all(struct fx_store *s, const char *id, const char *owner,
+                                     const char *status, const char *description, int64_t now,
+                                     int *n);
+
 /* Moves the record to status at time `at`, appending to status_changes. */
 enum fx_err fx_store_outbox_set_status(struct fx_store *s, const char *id, const char *status,
                                        int64_t at);

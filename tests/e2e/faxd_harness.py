@@ -170,7 +170,7 @@ def raw_exchange(port, data, shutdown_write=True, timeout=10):
             s.sendall(data)
             if shutdown_write:
                 s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the server may answer and close before we finish sending
             pass
         try:
             while True:

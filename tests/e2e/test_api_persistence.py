@@ -1,6 +1,7 @@
 """Persistence: everything acknowledged survives a SIGTERM restart and a kill -9 restart."""
 
 import unittest
+import time
 import uuid
 
 from faxd_harness import FaxdTestCase, fixture_bytes, sha256
@@ -37,8 +38,16 @@ class PersistenceTest(FaxdTestCase):
                                  "files": [path], "return_ids": True,
                                  "comment": {"text": text, "tags": ["p"]},
                                  "send_time": "2031-05-06 07:08:09 +0000"})["ids"]
-        recs = self.get(tok, "/accounts/self/outbox", model="OutboxList")["records"]
-        self.assertEqual(len(recs), 1)
+        # Let the conversion finish (the fax is due in 2031, so it then stays put) before
+        # the state is compared across the restart.
+        deadline = time.monotonic() + 60
+        while True:
+            recs = self.get(tok, "/accounts/self/outbox", model="OutboxList")["records"]
+            self.assertEqual(len(recs), 1)
+            if recs[0]["status"] == "scheduled_for_sending" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(recs[0]["status"], "scheduled_for_sending")
         hook = self.assertJson(self.req("POST", "/hooks", token=tok, body={
             "target": "https://persist.example.com/h", "event": "fax_received"}), 200,
             "WebhookId")["id"]

@@ -189,7 +189,8 @@ class DocumentTest(unittest.TestCase):
         self.assertEqual(len(op_ids), len(set(op_ids)), "duplicate operationIds")
 
     def test_expected_operations(self):
-        """The 25 operations faxd serves, by operationId."""
+        """The operations faxd serves, by operationId: Fax.Plus's 24, the OpenAPI document
+        and the preview extension."""
         expected = {
             ("GET", "/v3/accounts"): "getAccounts",
             ("GET", "/v3/accounts/{user_id}"): "getUser",
@@ -216,6 +217,7 @@ class DocumentTest(unittest.TestCase):
             ("GET", "/v3/hooks"): "getWebhooks",
             ("DELETE", "/v3/hooks/{hook_id}"): "deleteWebhook",
             ("GET", "/v3/openapi.json"): "getOpenApi",
+            ("POST", "/v3/accounts/{user_id}/preview"): "previewFax",
         }
         got = {}
         prefix = server_prefix(self.doc)

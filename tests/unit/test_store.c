@@ -200,7 +200,7 @@ static void test_open_reopen(void)
     char dir[256];
     make_data_dir(dir);
     struct fx_store *s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 1);
+    CHECK(fx_store_schema_version(s) == 3);
     char path[512];
     snprintf(path, sizeof path, "%s/faxd.db", dir);
     CHECK(file_exists(path));
@@ -212,21 +212,21 @@ static void test_open_reopen(void)
 
     /* Reopening applies nothing new and keeps the data. */
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 1);
+    CHECK(fx_store_schema_version(s) == 3);
     struct fx_account a;
     CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
     CHECK_STR(a.uid, uid);
     CHECK(a.created == 1000);
     fx_store_account_clear(&a);
     fx_store_close(s);
-    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 1);
-    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 1);
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 3);
+    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 3);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM accounts") == 1);
 
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 1);
+    CHECK(fx_store_schema_version(s) == 3);
     fx_store_close(s);
-    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 1);
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 3);
 
     /* Bad configurations. */
     struct fx_store *bad = (struct fx_store *)&a; /* any non-NULL marker */
@@ -740,7 +740,7 @@ static void test_upload_expire(void)
     fx_id_new(d.fax_id);
     SET(d.raw, "+12025550100");
     SET(d.number, "+12025550100");
-    CHECK(fx_store_outbox_create(s, &o, &d, 1, NULL, 0) == FX_OK);
+    CHECK(fx_store_outbox_create(s, &o, NULL, 0, &d, 1, NULL, 0) == FX_OK);
 
     int removed = -1;
     CHECK(fx_store_upload_expire(s, 1000, &removed) == FX_OK);
@@ -841,7 +841,7 @@ static void test_outbox(void)
 
     struct fx_outbox o1;
     fill_outbox(&o1, uid, 1000);
-    CHECK(fx_store_outbox_create(s, &o1, d, 3, &fin, 1) == FX_OK);
+    CHECK(fx_store_outbox_create(s, &o1, NULL, 0, d, 3, &fin, 1) == FX_OK);
     CHECK(fx_id_valid(o1.id));
 
     struct fx_outbox g;
@@ -899,7 +899,7 @@ static void test_outbox(void)
     }
     struct fx_outbox o2;
     fill_outbox(&o2, uid, 1500);
-    CHECK(fx_store_outbox_create(s, &o2, bad, 2, fins, 2) == FX_OK);
+    CHECK(fx_store_outbox_create(s, &o2, NULL, 0, bad, 2, fins, 2) == FX_OK);
     CHECK(fx_store_outbox_get(s, o2.id, &g) == FX_ERR_NOT_FOUND);
     CHECK(dest_count(dir, o2.id) == 0);
     for (int i = 0; i < 2; i++) {
@@ -919,7 +919,7 @@ static void test_outbox(void)
     fill_final(&fin3, d3[1].fax_id, "0123456789abcdef0123456789abcdef", "x"); /* no owner */
     struct fx_outbox o3;
     fill_outbox(&o3, uid, 1600);
-    CHECK(fx_store_outbox_create(s, &o3, d3, 2, &fin3, 1) == FX_ERR_CONFLICT);
+    CHECK(fx_store_outbox_create(s, &o3, NULL, 0, d3, 2, &fin3, 1) == FX_ERR_CONFLICT);
     CHECK(fx_store_outbox_get(s, o3.id, &g) == FX_ERR_NOT_FOUND);
     CHECK(dest_count(dir, o3.id) == 0);
     CHECK(fx_store_fax_get(s, d3[1].fax_id, &f) == FX_ERR_NOT_FOUND);
@@ -934,17 +934,17 @@ static void test_outbox(void)
     o4.status_changes = NULL; /* stored as [] */
     o4.cover_page = "{\"name_to\":\"Bob\"}";
     o4.send_time = 99999;
-    CHECK(fx_store_outbox_create(s, &o4, &one, 1, NULL, 0) == FX_OK);
+    CHECK(fx_store_outbox_create(s, &o4, NULL, 0, &one, 1, NULL, 0) == FX_OK);
     fx_id_new(one.fax_id);
     fill_outbox(&o5, uid2, 700);
-    CHECK(fx_store_outbox_create(s, &o5, &one, 1, NULL, 0) == FX_OK);
+    CHECK(fx_store_outbox_create(s, &o5, NULL, 0, &one, 1, NULL, 0) == FX_OK);
     fx_id_new(one.fax_id);
     fill_outbox(&o6, uid, 2000);
-    CHECK(fx_store_outbox_create(s, &o6, &one, 1, NULL, 0) == FX_OK);
+    CHECK(fx_store_outbox_create(s, &o6, NULL, 0, &one, 1, NULL, 0) == FX_OK);
     /* A reused fax id conflicts. */
     struct fx_outbox o7;
     fill_outbox(&o7, uid, 3000);
-    CHECK(fx_store_outbox_create(s, &o7, &one, 1, NULL, 0) == FX_ERR_CONFLICT);
+    CHECK(fx_store_outbox_create(s, &o7, NULL, 0, &one, 1, NULL, 0) == FX_ERR_CONFLICT);
     CHECK(fx_store_outbox_get(s, o7.id, &g) == FX_ERR_NOT_FOUND);
 
     struct ids *l = calloc(1, sizeof *l);
@@ -966,11 +966,12 @@ static void test_outbox(void)
     fx_store_outbox_clear(&g);
 
     /* Comment. */
-    CHECK(fx_store_outbox_set_comment(s, o1.id, "{\"text\":\"changed\"}") == FX_OK);
+    CHECK(fx_store_outbox_set_comment(s, o1.id, "{\"text\":\"changed\"}", "changed") == FX_OK);
     CHECK(fx_store_outbox_get(s, o1.id, &g) == FX_OK);
     CHECK_STR(g.comment, "{\"text\":\"changed\"}");
+    CHECK_STR(g.comment_text, "changed");
     fx_store_outbox_clear(&g);
-    CHECK(fx_store_outbox_set_comment(s, "0123456789abcdef0123456789abcdef", "{}") ==
+    CHECK(fx_store_outbox_set_comment(s, "0123456789abcdef0123456789abcdef", "{}", "") ==
           FX_ERR_NOT_FOUND);
 
     /* Status changes are appended in order. */
@@ -994,7 +995,8 @@ static void test_outbox(void)
     CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 1), "at")),
               "1970-01-01 00:33:20");
     json_decref(arr);
-    CHECK_STR(g.comment, "{\"text\":\"changed\"}"); /* untouched */
+    CHECK_STR(g.comment, "{\"text\":\"changed\"}");
+    CHECK_STR(g.comment_text, "changed"); /* untouched */
     fx_store_outbox_clear(&g);
 
     /* From an empty array. */
@@ -1007,11 +1009,12 @@ static void test_outbox(void)
 
     /* Once sending: no comment change, no cancel. */
     CHECK(fx_store_outbox_set_status(s, o1.id, "sending", 4000) == FX_OK);
-    CHECK(fx_store_outbox_set_comment(s, o1.id, "{\"text\":\"late\"}") == FX_ERR_CONFLICT);
+    CHECK(fx_store_outbox_set_comment(s, o1.id, "{\"text\":\"late\"}", "late") == FX_ERR_CONFLICT);
     CHECK(fx_store_outbox_cancel(s, o1.id) == FX_ERR_CONFLICT);
     CHECK(fx_store_outbox_get(s, o1.id, &g) == FX_OK);
     CHECK_STR(g.status, "sending");
     CHECK_STR(g.comment, "{\"text\":\"changed\"}");
+    CHECK_STR(g.comment_text, "changed");
     fx_store_outbox_clear(&g);
     CHECK(dest_count(dir, o1.id) == 2);
 
@@ -1021,7 +1024,7 @@ static void test_outbox(void)
     CHECK(fx_store_outbox_get(s, o6.id, &g) == FX_ERR_NOT_FOUND);
     CHECK(dest_count(dir, o6.id) == 0);
     CHECK(fx_store_outbox_cancel(s, o6.id) == FX_ERR_NOT_FOUND);
-    CHECK(fx_store_outbox_set_comment(s, o6.id, "{}") == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_outbox_set_comment(s, o6.id, "{}", "") == FX_ERR_NOT_FOUND);
     CHECK(fx_store_outbox_set_status(s, o6.id, "converting", 5) == FX_ERR_NOT_FOUND);
     /* Cancelling a converting record is allowed. */
     CHECK(fx_store_outbox_cancel(s, o4.id) == FX_OK);

@@ -1,0 +1,434 @@
+/* queue: the converter workers (see queue.h for the design).
+ *
+ * A worker's loop: run a waiting preview if any; else claim the oldest record waiting
+ * for conversion (store lease), convert it, record the outcome; else sleep until
+ * kicked or for a second. Every state change is a store transaction, so a kill -9 at
+ * any point leaves a record that the next start (leases released) converts again. */
+#include "queue/queue.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POLL_MS 1000
+
+struct preview {
+    struct fx_convert_job job;
+    struct fx_convert_doc *docs;
+    struct fx_cover cover;
+    char *strings[16]; /* owned copies behind job/docs/cover */
+    int n_strings;
+    fx_queue_preview_cb cb;
+    void *arg;
+    struct preview *next;
+};
+
+struct worker {
+    struct fx_queue *q;
+    pthread_t thread;
+    struct fx_convert *conv;
+    char owner[FX_UID_SIZE]; /* this worker's lease owner id */
+    int index;
+    bool started;
+};
+
+struct fx_queue {
+    const struct fx_conf *conf;
+    struct fx_store *store;
+    struct fx_convert_cfg ccfg;
+    char libexec[4096], work_dir[4200];
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stop;
+    unsigned kicks;
+    struct preview *previews, **previews_tail;
+    struct worker *workers;
+    int n_workers;
+};
+
+enum fx_paper fx_queue_paper(const char *s)
+{
+    return s && strcmp(s, "letter") == 0 ? FX_PAPER_LETTER : FX_PAPER_A4;
+}
+
+enum fx_res fx_queue_res(const char *s)
+{
+    return s && strcmp(s, "normal") == 0 ? FX_RES_NORMAL : FX_RES_FINE;
+}
+
+/* ---- converting one outbox record ---- */
+
+struct docs {
+    struct fx_store *store;
+    struct fx_convert_doc *v;
+    char (*paths)[4400];
+    char (*names)[256];
+    int n, cap;
+};
+
+static enum fx_err add_doc(const struct fx_upload *u, void *arg)
+{
+    struct docs *d = arg;
+    if (d->n == d->cap) {
+        int cap = d->cap ? d->cap * 2 : 8;
+        void *v = realloc(d->v, (size_t)cap * sizeof *d->v);
+        void *p = realloc(d->paths, (size_t)cap * sizeof *d->paths);
+        void *nm = realloc(d->names, (size_t)cap * sizeof *d->names);
+        if (v) d->v = v;
+        if (p) d->paths = p;
+        if (nm) d->names = nm;
+        if (!v || !p || !nm) return FX_ERR_NOMEM;
+        d->cap = cap;
+    }
+    enum fx_err e = fx_blob_path(d->store, u->blob, d->paths[d->n], sizeof d->paths[0]);
+    if (e) return e;
+    fx_strlcpy(d->names[d->n], u->name, sizeof d->names[0]);
+    d->n++;
+    return FX_OK;
+}
+
+struct numbers {
+    char text[256];
+    int n;
+};
+
+static enum fx_err add_number(const struct fx_dest *dest, void *arg)
+{
+    struct numbers *nb = arg;
+    size_t used = strlen(nb->text);
+    if (nb->n < 3)
+        snprintf(nb->text + used, sizeof nb->text - used, "%s%s", nb->n ? ", " : "",
+                 dest->number);
+    nb->n++;
+    return FX_OK;
+}
+
+/* Writes the outcome of a conversion of record o to the store. */
+static void record_outcome(struct worker *w, const struct fx_outbox *o, enum fx_err e,
+                           const struct fx_convert_result *res, const char *tiff,
+                           const struct docs *d)
+{
+    struct fx_store *s = w->q->store;
+    int64_t now = fx_clock_now();
+    if (!e && !res->status) {
+        char key[96], sha[65];
+        int64_t size = 0;
+        e = fx_blob_put_file(s, tiff, ".tiff", key, sha, &size);
+        if (!e) e = fx_store_outbox_converted(s, o->id, w->owner, key, res->pages, now);
+        if (e == FX_ERR_NOT_FOUND) fx_blob_remove(s, key); /* cancelled meanwhile */
+        if (!e)
+            fx_info("queue fax converted outbox=%s pages=%d bytes=%lld", o->id, res->pages,
+                    (long long)size);
+        if (!e || e == FX_ERR_NOT_FOUND) return;
+    }
+    char desc[512];
+    const char *status = res->status ? res->status : "failed_internal_process_error";
+    if (res->status && res->failed_doc >= 0 && res->failed_doc < d->n)
+        snprintf(desc, sizeof desc, "%s: %s", d->names[res->failed_doc], res->detail);
+    else if (res->status)
+        snprintf(desc, sizeof desc, "%s", res->detail);
+    else
+        snprintf(desc, sizeof desc, "faxd could not prepare the fax (%s)", fx_err_code(e));
+    int n = 0;
+    enum fx_err fe = fx_store_outbox_fail_all(s, o->id, w->owner, status, desc, now, &n);
+    if (fe && fe != FX_ERR_NOT_FOUND)
+        fx_error("queue failure not recorded outbox=%s error=%s", o->id, fx_err_code(fe));
+    else
+        fx_info("queue fax failed outbox=%s status=%s destinations=%d why=\"%s\"", o->id, status,
+                n, desc);
+}
+
+static void convert_record(struct worker *w, struct fx_outbox *o)
+{
+    struct fx_queue *q = w->q;
+    struct docs d = {.store = q->store};
+    struct numbers nb = {"", 0};
+    struct fx_convert_result res = {.failed_doc = -1};
+    char tiff[4400];
+    snprintf(tiff, sizeof tiff, "%s/%s.tiff", q->work_dir, o->id);
+    enum fx_err e = fx_store_outbox_uploads(q->store, o->id, add_doc, &d);
+    if (!e) e = fx_store_outbox_dests(q->store, o->id, add_number, &nb);
+    if (!e && nb.n > 3) {
+        size_t used = strlen(nb.text);
+        snprintf(nb.text + used, sizeof nb.text - used, " (+%d more)", nb.n - 3);
+    }
+    for (int i = 0; !e && i < d.n; i++) {
+        d.v[i].path = d.paths[i];
+        d.v[i].name = d.names[i];
+    }
+    bool has_cover = o->cover_page && o->cover_page[0];
+    struct fx_cover cover = {.name_to = o->cover_to, .name_from = o->cover_from,
+                             .subject = o->cover_subject, .message = o->cover_message,
+                             .flags = (unsigned)o->cover_flags, .company = o->company,
+                             .from_number = strcmp(o->src, "no_number") ? o->src : "",
+                             .to_numbers = nb.text, .date = o->submit_time};
+    struct fx_convert_job job = {.docs = d.v, .n_docs = d.n, .cover = has_cover ? &cover : NULL,
+                                 .paper = fx_queue_paper(o->paper),
+                                 .res = fx_queue_res(o->resolution),
+                                 .enhance = o->should_enhance, .out_path = tiff};
+    if (!e && d.n == 0) e = FX_ERR_NOT_FOUND; /* its uploads vanished: cannot happen */
+    if (!e) e = fx_convert_run(w->conv, &job, &res);
+    record_outcome(w, o, e, &res, tiff, &d);
+    unlink(tiff);
+    free(d.v);
+    free(d.paths);
+    free(d.names);
+}
+
+/* ---- previews ---- */
+
+static char *keep(struct preview *p, const char *s)
+{
+    if (!s || p->n_strings == (int)(sizeof p->strings / sizeof *p->strings)) return NULL;
+    return p->strings[p->n_strings++] = strdup(s);
+}
+
+static void preview_free(struct preview *p)
+{
+    for (int i = 0; i < p->n_strings; i++) free(p->strings[i]);
+    for (int i = 0; i < p->job.n_docs; i++) {
+        free((char *)p->docs[i].path);
+        free((char *)p->docs[i].name);
+    }
+    free(p->docs);
+    free(p);
+}
+
+enum fx_err fx_queue_preview(struct fx_queue *q, const struct fx_convert_job *job,
+                             fx_queue_preview_cb cb, void *arg)
+{
+    pthread_mutex_lock(&q->mu);
+    bool stopped = q->stop;
+    pthread_mutex_unlock(&q->mu);
+    if (stopped) {
+        struct fx_convert_result res = {.status = "failed_internal_process_error",
+                                        .detail = "faxd is stopping", .failed_doc = -1};
+        cb(&res, NULL, arg);
+        return FX_OK;
+    }
+    struct preview *p = calloc(1, sizeof *p);
+    if (!p) return FX_ERR_NOMEM;
+    p->job = *job;
+    p->docs = calloc((size_t)(job->n_docs ? job->n_docs : 1), sizeof *p->docs);
+    if (!p->docs) {
+        free(p);
+        return FX_ERR_NOMEM;
+    }
+    for (int i = 0; i < job->n_docs; i++) {
+        p->docs[i].path = strdup(job->docs[i].path);
+        p->docs[i].name = strdup(job->docs[i].name ? job->docs[i].name : "");
+    }
+    p->job.docs = p->docs;
+    if (job->cover) {
+        const struct fx_cover *c = job->cover;
+        p->cover = *c;
+        p->cover.name_to = keep(p, c->name_to);
+        p->cover.name_from = keep(p, c->name_from);
+        p->cover.subject = keep(p, c->subject);
+        p->cover.message = keep(p, c->message);
+        p->cover.company = keep(p, c->company);
+        p->cover.from_number = keep(p, c->from_number);
+        p->cover.to_numbers = keep(p, c->to_numbers);
+        p->cover.logo_path = NULL;
+        p->job.cover = &p->cover;
+    }
+    p->cb = cb;
+    p->arg = arg;
+    pthread_mutex_lock(&q->mu);
+    *q->previews_tail = p;
+    q->previews_tail = &p->next;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+    return FX_OK;
+}
+
+static void run_preview(struct worker *w, struct preview *p)
+{
+    char tiff[4400];
+    char id[FX_ID_LEN + 1];
+    fx_id_new(id);
+    snprintf(tiff, sizeof tiff, "%s/preview-%s.tiff", w->q->work_dir, id);
+    p->job.out_path = tiff;
+    struct fx_convert_result res = {.failed_doc = -1};
+    enum fx_err e = fx_convert_run(w->conv, &p->job, &res);
+    if (e && !res.status) {
+        res.status = "failed_internal_process_error";
+        snprintf(res.detail, sizeof res.detail, "faxd could not convert (%s)", fx_err_code(e));
+    }
+    p->cb(&res, res.status ? NULL : tiff, p->arg);
+    unlink(tiff);
+    preview_free(p);
+}
+
+/* ---- the worker loop ---- */
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct fx_queue *q = w->q;
+    unsigned seen_kicks = 0;
+    for (;;) {
+        pthread_mutex_lock(&q->mu);
+        struct preview *p = q->previews;
+        if (p) {
+            q->previews = p->next;
+            if (!q->previews) q->previews_tail = &q->previews;
+        }
+        bool stop = q->stop;
+        seen_kicks = q->kicks;
+        pthread_mutex_unlock(&q->mu);
+        if (stop) break;
+        if (p) {
+            run_preview(w, p);
+            continue;
+        }
+        struct fx_outbox o;
+        int64_t lease = q->conf->convert_timeout * (q->conf->max_files + 2) + 60;
+        enum fx_err e = fx_store_outbox_claim_convert(q->store, w->owner, fx_clock_now(), lease, &o);
+        if (e == FX_OK) {
+            convert_record(w, &o);
+            fx_store_outbox_clear(&o);
+            continue;
+        }
+        if (e != FX_ERR_NOT_FOUND) fx_warn("queue claim failed error=%s", fx_err_code(e));
+        pthread_mutex_lock(&q->mu);
+        if (!q->stop && !q->previews && q->kicks == seen_kicks) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += POLL_MS / 1000;
+            pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+        }
+        pthread_mutex_unlock(&q->mu);
+    }
+    return NULL;
+}
+
+void fx_queue_kick(struct fx_queue *q)
+{
+    if (!q) return;
+    pthread_mutex_lock(&q->mu);
+    q->kicks++;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* faxd-cover and lo_helper.py live next to the faxd binary (build tree), or in
+ * ../lib/faxd (installed), unless convert.libexec_dir names the place. */
+static void find_libexec(const struct fx_conf *conf, char *out, size_t len)
+{
+    if (conf->libexec_dir[0]) {
+        fx_strlcpy(out, conf->libexec_dir, len);
+        return;
+    }
+    char exe[3800];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/faxd-cover", exe);
+    if (access(probe, X_OK) == 0) {
+        fx_strlcpy(out, exe, len);
+        return;
+    }
+    snprintf(out, len, "%s/../lib/faxd", exe);
+}
+
+static void fill_convert_cfg(struct fx_queue *q)
+{
+    const struct fx_conf *c = q->conf;
+    find_libexec(c, q->libexec, sizeof q->libexec);
+    snprintf(q->work_dir, sizeof q->work_dir, "%s/tmp/convert", c->data_dir);
+    q->ccfg = (struct fx_convert_cfg){
+        .work_dir = q->work_dir,
+        .libexec_dir = q->libexec,
+        .timeout_s = (int)c->convert_timeout,
+        .mem_limit = c->convert_mem,
+        .lo_mem_limit = c->convert_lo_mem,
+        .lo_max_docs = (int)c->convert_lo_docs,
+        .max_pages = (int)c->convert_max_pages,
+        .max_image_pixels = c->convert_max_pixels,
+        .gs = c->prog_gs,
+        .mutool = c->prog_mutool,
+        .qpdf = c->prog_qpdf,
+        .soffice = c->prog_soffice,
+        .python = c->prog_python,
+    };
+}
+
+enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
+                           struct fx_queue **out)
+{
+    struct fx_queue *q = calloc(1, sizeof *q);
+    if (!q) return FX_ERR_NOMEM;
+    q->conf = conf;
+    q->store = store;
+    q->previews_tail = &q->previews;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    fill_convert_cfg(q);
+    enum fx_err e = fx_mkdirs(q->work_dir);
+    if (!e) e = fx_store_outbox_release_leases(store);
+    q->n_workers = (int)conf->convert_workers;
+    q->workers = calloc((size_t)q->n_workers, sizeof *q->workers);
+    if (!e && !q->workers) e = FX_ERR_NOMEM;
+    for (int i = 0; !e && i < q->n_workers; i++) {
+        struct worker *w = &q->workers[i];
+        w->q = q;
+        w->index = i;
+        fx_id_new(w->owner);
+        e = fx_convert_new(&q->ccfg, &w->conv);
+        if (!e && pthread_create(&w->thread, NULL, worker_main, w) != 0) e = FX_ERR_INTERNAL;
+        w->started = !e;
+    }
+    if (e) {
+        fx_queue_free(q);
+        return e;
+    }
+    fx_info("queue started workers=%d libexec=%s", q->n_workers, q->libexec);
+    *out = q;
+    return FX_OK;
+}
+
+void fx_queue_stop(struct fx_queue *q)
+{
+    if (!q) return;
+    pthread_mutex_lock(&q->mu);
+    bool was = q->stop;
+    q->stop = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+    if (was) return;
+    for (int i = 0; q->workers && i < q->n_workers; i++) {
+        if (q->workers[i].started) pthread_join(q->workers[i].thread, NULL);
+        q->workers[i].started = false;
+        fx_convert_free(q->workers[i].conv);
+        q->workers[i].conv = NULL;
+    }
+    /* Previews nobody ran: tell their waiters. */
+    struct fx_convert_result res = {.status = "failed_internal_process_error",
+                                    .detail = "faxd is stopping", .failed_doc = -1};
+    pthread_mutex_lock(&q->mu);
+    struct preview *p = q->previews;
+    q->previews = NULL;
+    q->previews_tail = &q->previews;
+    pthread_mutex_unlock(&q->mu);
+    for (struct preview *next; p; p = next) {
+        next = p->next;
+        p->cb(&res, NULL, p->arg);
+        preview_free(p);
+    }
+}
+
+void fx_queue_free(struct fx_queue *q)
+{
+    if (!q) return;
+    fx_queue_stop(q);
+    free(q->workers);
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->mu);
+    free(q);
+}

@@ -1,0 +1,214 @@
+/* Unit tests for the store functions the converter workers use: claiming outbox
+ * records with a lease, recording a conversion, failing every destination, the
+ * documents and destinations of a record, and releasing leases at start-up. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "store/store.h"
+
+static struct fx_store *open_tmp(char *dir)
+{
+    strcpy(dir, "/tmp/faxd-storeq-XXXXXX");
+    if (!mkdtemp(dir)) return NULL;
+    struct fx_store_cfg cfg = {.data_dir = dir, .driver = "sqlite"};
+    struct fx_store *s = NULL;
+    return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
+}
+
+static void make_account(struct fx_store *s, char uid[FX_UID_SIZE])
+{
+    struct fx_account a = {0};
+    strcpy(a.account_type, "individual");
+    CHECK(fx_store_account_create(s, &a) == FX_OK);
+    strcpy(uid, a.uid);
+}
+
+static void make_upload(struct fx_store *s, const char *uid, const char *name, char path[48])
+{
+    struct fx_upload u = {0};
+    strcpy(u.uid, uid);
+    strcpy(u.name, name);
+    strcpy(u.mime, "application/pdf");
+    strcpy(u.blob, "ab/abcdef");
+    strcpy(u.sha256, "00");
+    u.size = 10;
+    CHECK(fx_store_upload_create(s, &u) == FX_OK);
+    strcpy(path, u.path);
+}
+
+/* An outbox record with two documents and three destinations, one refused. */
+static void make_outbox(struct fx_store *s, const char *uid, const char *const files[2],
+                        int64_t submit, struct fx_outbox *o, struct fx_dest d[3])
+{
+    memset(o, 0, sizeof *o);
+    strcpy(o->uid, uid);
+    strcpy(o->status, "submitted");
+    strcpy(o->src, "+15550100001");
+    o->submit_time = o->status_time = submit;
+    o->comment_text = "hello";
+    o->cover_page = "{\"name_to\":\"Bob\",\"name_from\":\"Ann\",\"subject\":\"Hi\"}";
+    o->retry_count = 2;
+    o->retry_delay = 5;
+    memset(d, 0, 3 * sizeof *d);
+    const char *raw[3] = {"+1 202 555 0100", "bogus", "+12025550101"};
+    const char *num[3] = {"+12025550100", "", "+12025550101"};
+    for (int i = 0; i < 3; i++) {
+        fx_id_new(d[i].fax_id);
+        strcpy(d[i].raw, raw[i]);
+        strcpy(d[i].number, num[i]);
+    }
+    CHECK(fx_store_outbox_create(s, o, files, 2, d, 3, NULL, 0) == FX_OK);
+}
+
+struct seen {
+    char names[4][64];
+    int n;
+};
+
+static enum fx_err on_upload(const struct fx_upload *u, void *arg)
+{
+    struct seen *sn = arg;
+    if (sn->n < 4) strcpy(sn->names[sn->n], u->name);
+    sn->n++;
+    return FX_OK;
+}
+
+static enum fx_err on_dest(const struct fx_dest *d, void *arg)
+{
+    struct seen *sn = arg;
+    if (sn->n < 4) strcpy(sn->names[sn->n], d->number);
+    sn->n++;
+    return FX_OK;
+}
+
+static enum fx_err count_fax(const struct fx_fax *f, void *arg)
+{
+    CHECK_STR(f->status, "failed_office_converter_issue");
+    CHECK_STR(f->description, "letter.docx: corrupt");
+    CHECK_STR(f->comment, "hello");
+    CHECK(f->max_retry == 2 && f->retry_delay == 5);
+    CHECK(f->pages == 0);
+    CHECK(strstr(f->cover_page, "\"Bob\"") != NULL);
+    (*(int *)arg)++;
+    return FX_OK;
+}
+
+static void test_claim_and_convert(void)
+{
+    char dir[64], uid[FX_UID_SIZE], p1[48], p2[48];
+    struct fx_store *s = open_tmp(dir);
+    CHECK(s != NULL);
+    if (!s) return;
+    make_account(s, uid);
+    make_upload(s, uid, "a.pdf", p1);
+    make_upload(s, uid, "b.docx", p2);
+    const char *files[2] = {p2, p1}; /* order is the request's, not the upload's */
+    struct fx_outbox o, late, c;
+    struct fx_dest d[3], d2[3];
+    make_outbox(s, uid, files, 100, &o, d);
+    make_outbox(s, uid, files, 200, &late, d2);
+
+    struct seen sn = {0};
+    CHECK(fx_store_outbox_uploads(s, o.id, on_upload, &sn) == FX_OK);
+    CHECK(sn.n == 2);
+    CHECK_STR(sn.names[0], "b.docx");
+    CHECK_STR(sn.names[1], "a.pdf");
+    memset(&sn, 0, sizeof sn);
+    CHECK(fx_store_outbox_dests(s, o.id, on_dest, &sn) == FX_OK);
+    CHECK(sn.n == 2); /* the refused destination is not pending */
+    CHECK_STR(sn.names[0], "+12025550100");
+    CHECK_STR(sn.names[1], "+12025550101");
+
+    /* Oldest first; a claimed record is not claimed twice while its lease runs. */
+    CHECK(fx_store_outbox_claim_convert(s, "w1", 1000, 60, &c) == FX_OK);
+    CHECK_STR(c.id, o.id);
+    CHECK_STR(c.status, "converting");
+    CHECK_STR(c.comment_text, "hello");
+    CHECK(strstr(c.status_changes, "\"converting\"") != NULL);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_outbox_claim_convert(s, "w2", 1001, 60, &c) == FX_OK);
+    CHECK_STR(c.id, late.id);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_outbox_claim_convert(s, "w3", 1002, 60, &c) == FX_ERR_NOT_FOUND);
+    /* After the lease expires, another worker takes it over (no second history step). */
+    CHECK(fx_store_outbox_claim_convert(s, "w3", 1061, 60, &c) == FX_OK);
+    CHECK_STR(c.id, o.id);
+    CHECK_STR(c.lease_owner, "w3");
+    const char *first = strstr(c.status_changes, "\"converting\"");
+    CHECK(first && !strstr(first + 1, "\"converting\""));
+    fx_store_outbox_clear(&c);
+
+    /* Only the lease holder records the outcome. */
+    CHECK(fx_store_outbox_converted(s, o.id, "w1", "cd/cdef.tiff", 3, 1100) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_outbox_converted(s, o.id, "w3", "cd/cdef.tiff", 3, 1100) == FX_OK);
+    CHECK(fx_store_outbox_get(s, o.id, &c) == FX_OK);
+    CHECK_STR(c.status, "scheduled_for_sending");
+    CHECK_STR(c.doc_blob, "cd/cdef.tiff");
+    CHECK(c.page_count == 3);
+    CHECK(c.lease_owner[0] == 0);
+    fx_store_outbox_clear(&c);
+    /* A converted record is no longer claimable. */
+    CHECK(fx_store_outbox_claim_convert(s, "w4", 99999, 60, &c) == FX_OK);
+    CHECK_STR(c.id, late.id); /* only the other one, its lease long expired */
+    fx_store_outbox_clear(&c);
+
+    /* Failing every destination writes one record each and removes the outbox. */
+    int n = 0;
+    CHECK(fx_store_outbox_fail_all(s, late.id, "w2", "failed_office_converter_issue",
+                                   "letter.docx: corrupt", 2000, &n) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_outbox_fail_all(s, late.id, "w4", "failed_office_converter_issue",
+                                   "letter.docx: corrupt", 2000, &n) == FX_OK);
+    CHECK(n == 2);
+    CHECK(fx_store_outbox_get(s, late.id, &c) == FX_ERR_NOT_FOUND);
+    struct fx_fax f;
+    CHECK(fx_store_fax_get(s, d2[0].fax_id, &f) == FX_OK);
+    CHECK_STR(f.to, "+1 202 555 0100");
+    CHECK_STR(f.from, "+15550100001");
+    CHECK_STR(f.category, "sent");
+    CHECK(f.submit_time == 200 && f.sort_time == 200);
+    fx_store_fax_clear(&f);
+    int counted = 0;
+    struct fx_fax_query qy = {.owner_id = uid, .category = "sent", .limit = 50};
+    CHECK(fx_store_fax_list(s, &qy, count_fax, &counted) == FX_OK);
+    CHECK(counted == 2);
+    memset(&sn, 0, sizeof sn);
+    CHECK(fx_store_outbox_uploads(s, late.id, on_upload, &sn) == FX_OK);
+    CHECK(sn.n == 0);
+    fx_store_close(s);
+}
+
+static void test_release_leases(void)
+{
+    char dir[64], uid[FX_UID_SIZE], p1[48];
+    struct fx_store *s = open_tmp(dir);
+    CHECK(s != NULL);
+    if (!s) return;
+    make_account(s, uid);
+    make_upload(s, uid, "a.pdf", p1);
+    const char *files[2] = {p1, p1};
+    struct fx_outbox o, c;
+    struct fx_dest d[3];
+    make_outbox(s, uid, files, 100, &o, d);
+    CHECK(fx_store_outbox_claim_convert(s, "dead", 1000, 3600, &c) == FX_OK);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_outbox_claim_convert(s, "new", 1001, 60, &c) == FX_ERR_NOT_FOUND);
+    /* Start-up after a crash: the dead worker's lease is released at once. */
+    CHECK(fx_store_outbox_release_leases(s) == FX_OK);
+    CHECK(fx_store_outbox_claim_convert(s, "new", 1002, 60, &c) == FX_OK);
+    CHECK_STR(c.id, o.id);
+    fx_store_outbox_clear(&c);
+    /* Cancelling while converting removes it; the worker's outcome then finds nothing. */
+    CHECK(fx_store_outbox_cancel(s, o.id) == FX_OK);
+    CHECK(fx_store_outbox_converted(s, o.id, "new", "x/y", 1, 1003) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_outbox_fail_all(s, o.id, "new", "failed", "x", 1003, NULL) ==
+          FX_ERR_NOT_FOUND);
+    fx_store_close(s);
+}
+
+int main(void)
+{
+    test_claim_and_convert();
+    test_release_leases();
+    return fx_check_result("test_store_queue");
+}
