@@ -4,11 +4,11 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config ca-certificates curl python3 sqlite3
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libtiff-dev libmagic-dev
-libcairo2-dev libpango1.0-dev
+libcairo2-dev libpango1.0-dev libspandsp-dev
 ghostscript mupdf-tools qpdf libreoffice-core-nogui libreoffice-writer-nogui
 libreoffice-calc-nogui python3-uno
 fonts-liberation fonts-liberation2 fonts-dejavu-core fonts-wqy-microhei
-tesseract-ocr tesseract-ocr-eng poppler-utils wrk"
+tesseract-ocr tesseract-ocr-eng poppler-utils libtiff-tools wrk"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

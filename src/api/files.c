@@ -249,6 +249,11 @@ enum fx_err fx_h_report_get(struct fx_req *r)
         .max_retry = f.max_retry,
         .submit_time = f.submit_time,
         .start_time = f.start_time,
+        .attempts = f.attempts,
+        .bit_rate = f.bit_rate,
+        .ecm = f.ecm,
+        .remote_ident = f.remote_ident,
+        .transport = f.transport,
     };
     char tiff[4400], pdf[4400], name[64];
     if (f.blob[0] && !fx_blob_path(r->api->store, f.blob, tiff, sizeof tiff)) rep.tiff_path = tiff;

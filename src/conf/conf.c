@@ -81,6 +81,9 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const char *const store_drivers[] = {"sqlite", NULL};
 static const char *const papers[] = {"a4", "letter", NULL};
 static const char *const resolutions[] = {"fine", "normal", NULL};
+static const char *const speeds[] = {"accelerated", "realtime", NULL};
+static const char *const transports[] = {"audio", "t38", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
 
 /* The _Generic makes a row whose type does not match its struct field fail to compile
  * (no association matches), instead of corrupting memory at run time. */
@@ -171,6 +174,20 @@ static const struct conf_option options[] = {
             "LibreOffice program."),
     OPT_STR("convert.python", prog_python, "/usr/bin/python3", NULL, &check_nonempty,
             "Python 3 with the LibreOffice UNO bridge (Debian's python3-uno)."),
+
+    OPT_INT("line.channels", line_channels, "4", 1, 1000,
+            "Calls placed at once (dialer workers)."),
+    OPT_STR("line.loopback_speed", line_speed, "accelerated", speeds, NULL,
+            "Loopback and sandbox calls: accelerated (CPU speed) or realtime (20 ms ticks)."),
+    OPT_STR("line.loopback_transport", line_transport, "audio", transports, NULL,
+            "Loopback and sandbox calls carry the fax as G.711 audio or T.38."),
+    OPT_STR("line.ecm", line_ecm, "on", on_off, NULL, "T.30 error correction mode: on or off."),
+    OPT_STR("line.sandbox_prefix", line_sandbox_prefix, "+1555000", NULL, NULL,
+            "Numbers made of this prefix and 4 digits are sandbox numbers; empty = none."),
+    OPT_INT("line.no_media_timeout", line_no_media, "30", 1, 3600,
+            "Seconds without media after which a fax call is ended."),
+    OPT_INT("line.max_call", line_max_call, "3600", 60, 86400,
+            "Seconds after which any fax call is ended."),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

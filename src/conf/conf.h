@@ -50,6 +50,14 @@ struct fx_conf {
     int64_t convert_max_pixels; /* convert.max_image_pixels: pixel cap per image */
     char *libexec_dir;          /* convert.libexec_dir: faxd-cover, lo_helper.py */
     char *prog_gs, *prog_mutool, *prog_qpdf, *prog_soffice, *prog_python; /* programs */
+    /* [line] */
+    int64_t line_channels;      /* line.channels: calls at once */
+    char *line_speed;           /* line.loopback_speed: accelerated | realtime */
+    char *line_transport;       /* line.loopback_transport: audio | t38 */
+    char *line_ecm;             /* line.ecm: on | off */
+    char *line_sandbox_prefix;  /* line.sandbox_prefix: "" = no sandbox */
+    int64_t line_no_media;      /* line.no_media_timeout: seconds */
+    int64_t line_max_call;      /* line.max_call: seconds */
 };
 
 /* Loads defaults, then `path` (NULL = no file; a missing file is an error when named),

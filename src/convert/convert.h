@@ -135,6 +135,10 @@ struct fx_report {
     int pages, duration, max_retry;
     int64_t submit_time, start_time;
     const char *tiff_path; /* the fax image, for a thumbnail of page 1; NULL = none */
+    /* The last attempt's call detail (0 / "" when the fax never reached a line). */
+    int attempts, bit_rate;
+    bool ecm;
+    const char *remote_ident, *transport;
 };
 /* Writes the confirmation report for one fax as a one-page A4 PDF. */
 enum fx_err fx_convert_report_pdf(const struct fx_report *rep, const char *pdf_path);

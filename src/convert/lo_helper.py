@@ -8,9 +8,10 @@ empty network namespace faxd gives its children, where TCP loopback is down), co
 then answers one JSON request per stdin line with one JSON reply per stdout line:
 
   {"in": "/abs/doc", "out": "/abs/doc.pdf", "text": false}
-      -> {"ok": true, "pages": N}
+      -> {"ok": true, "filter": "writer_pdf_Export", "seconds": S}
        | {"ok": false, "error": "password"|"corrupt"|"load"|"export"|"crashed"|"internal",
-          "detail": "..."}
+          "detail": "...", "seconds": S}
+  ("text": true loads the file as UTF-8 plain text instead of detecting its format.)
   {"quit": true} (or end of input) -> soffice is terminated and the helper exits.
 
 After connecting it prints {"ready": true, "soffice_pid": P, "seconds": S}, or
@@ -43,11 +44,12 @@ from com.sun.star.beans import PropertyValue
 from com.sun.star.task import XInteractionHandler
 
 # LibreOffice 7.4's uno.py under Python 3.11: when pyuno turns a UNO exception (an
-# interaction request's payload is one) into a Python object, it sets `args`, which
-# _uno_struct__setattr__ forwards to the wrapped UNO struct, raising AttributeError
-# ("args") and then SystemError from getRequest(). Let BaseException keep its own
-# `args`. pyuno looks this function up on the uno module when it builds a class, so
-# the patch must happen before the first exception class is made.
+# interaction request's payload is one) into a Python object, setting the exception's
+# `args` goes through _uno_struct__setattr__, which forwards it to the wrapped UNO
+# struct: AttributeError ("args"), and getRequest() fails with SystemError. Let
+# BaseException keep its own `args`. The patch must be in place before the first
+# request arrives; should the conversion still fail, the handler falls back to the
+# request's continuations (a password request offers XInteractionPassword).
 _orig_struct_setattr = uno._uno_struct__setattr__
 
 
@@ -74,11 +76,6 @@ EXPORT_FILTERS = (
 # (LibreOffice's default text-import font, 10 pt), English.
 TEXT_FILTER = "Text (encoded)"
 TEXT_OPTIONS = "UTF8,LF,Liberation Mono,en-US"
-
-
-def log(msg):
-    sys.stderr.write("lo_helper: %s\n" % msg)
-    sys.stderr.flush()
 
 
 def prop(name, value):
@@ -345,6 +342,8 @@ def serve(office, out):
         try:
             req = json.loads(line)
         except ValueError:
+            req = None
+        if not isinstance(req, dict):
             reply(out, fail("internal", "bad request line"))
             continue
         if req.get("quit"):

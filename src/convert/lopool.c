@@ -1,6 +1,6 @@
 /* convert: one warm LibreOffice instance per converter, for Office, RTF, ODF and text.
  *
- * A cold `soffice --convert-to` spends 1.5–1.8 s starting for every document; a warm
+ * A cold `soffice --convert-to` spends 1.1–1.8 s starting for every document; a warm
  * instance converts one in 0.05–0.5 s. C has no UNO binding, so lo_helper.py (Python
  * with python3-uno, in libexec_dir) starts soffice with a private profile, connects to
  * it over a named pipe and serves one JSON request per line on its stdin/stdout.
@@ -15,7 +15,9 @@
  * past lo_mem_limit (it grows ~0.5–1 MB per document); a document that drives it past
  * twice that while converting is stopped. The profile directory is kept across
  * recycles but wiped after an instance had to be killed, as it may have been left
- * half-written.
+ * half-written. Should faxd itself die, the helper kills its own group (soffice would
+ * otherwise outlive it as an orphan), and it removes socket files that killed
+ * instances left in /tmp.
  *
  * The document is copied into the job's directory under a fixed neutral name: the
  * stored name is the user's, and LibreOffice finds every supported Office format from
@@ -404,7 +406,12 @@ enum fx_err fx_lo_to_pdf(struct fx_convert *c, const char *in, const char *out_p
     if (e) return e;
     unlink(out_pdf); /* only a PDF made now may count */
     json_t *req = json_pack("{s:s, s:s, s:b}", "in", copy, "out", out_pdf, "text", text);
-    char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    if (!req) { /* the paths are faxd's own; only non-UTF-8 ones get here */
+        fx_error("convert lo paths not UTF-8 workdir=%s", workdir);
+        unlink(copy);
+        return FX_ERR_INVALID;
+    }
+    char *line = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     char *msg = line ? malloc(strlen(line) + 2) : NULL;
     if (!msg) {

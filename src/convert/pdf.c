@@ -289,11 +289,17 @@ static enum fx_err report_content(const struct fx_report *r, char **out, size_t 
 {
     FILE *f = open_memstream(out, len);
     if (!f) return FX_ERR_NOMEM;
-    char status[256], pages[32], dur[32], tries[32], sub[FX_TIME_LEN], start[FX_TIME_LEN];
+    char status[256], pages[32], dur[32], tries[64], sub[FX_TIME_LEN], start[FX_TIME_LEN];
+    char speed[32] = "-", line[64] = "-";
     snprintf(status, sizeof status, "%s (%s)", fx_status_text(r->status), r->status);
     snprintf(pages, sizeof pages, "%d", r->pages);
     snprintf(dur, sizeof dur, "%d s", r->duration);
-    snprintf(tries, sizeof tries, "%d", r->max_retry);
+    snprintf(tries, sizeof tries, "%d (retries allowed: %d)", r->attempts, r->max_retry);
+    if (r->bit_rate) snprintf(speed, sizeof speed, "%d bit/s", r->bit_rate);
+    if (r->transport && r->transport[0])
+        snprintf(line, sizeof line, "%s, ECM %s",
+                 strcmp(r->transport, "t38") == 0 ? "T.38" : "audio (G.711)",
+                 r->ecm ? "on" : "off");
     fmt_time(r->submit_time, sub);
     fmt_time(r->start_time, start);
     fputs("BT /F2 18 Tf 56 770 Td (Fax confirmation report) Tj ET\n", f);
@@ -301,7 +307,8 @@ static enum fx_err report_content(const struct fx_report *r, char **out, size_t 
         {"Fax id", r->id},           {"Direction", r->direction}, {"From", r->from},
         {"To", r->to},               {"Status", status},          {"Details", r->description},
         {"Pages", pages},            {"Submitted (UTC)", sub},    {"Started (UTC)", start},
-        {"Duration", dur},           {"Retries allowed", tries},  {"Comment", r->comment},
+        {"Duration", dur},           {"Attempts", tries},         {"Remote fax", r->remote_ident},
+        {"Speed", speed},            {"Line", line},              {"Comment", r->comment},
     };
     double y = 730;
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++, y -= 20)

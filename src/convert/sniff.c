@@ -162,15 +162,18 @@ enum fx_err fx_convert_sniff(const char *path, struct fx_sniff *out)
         e = FX_ERR_INTERNAL;
         goto out;
     }
+    /* libmagic's answer lives in the handle: copy it before another thread sniffs. */
     pthread_mutex_lock(&magic_mu);
     const char *mime = magic_descriptor(m, fd);
-    if (mime) fx_strlcpy(out->mime, mime, sizeof out->mime);
+    bool found = mime != NULL;
+    if (found) fx_strlcpy(out->mime, mime, sizeof out->mime);
     pthread_mutex_unlock(&magic_mu);
-    if (!mime) {
+    if (!found) {
         e = FX_ERR_IO;
         goto out;
     }
-    if (strcmp(mime, "application/zip") == 0 || strcmp(mime, "application/octet-stream") == 0) {
+    if (strcmp(out->mime, "application/zip") == 0 ||
+        strcmp(out->mime, "application/octet-stream") == 0) {
         const char *office = zip_office_mime(fd, sb.st_size);
         if (office) fx_strlcpy(out->mime, office, sizeof out->mime);
     }

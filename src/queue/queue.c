@@ -4,7 +4,7 @@
  * for conversion (store lease), convert it, record the outcome; else sleep until
  * kicked or for a second. Every state change is a store transaction, so a kill -9 at
  * any point leaves a record that the next start (leases released) converts again. */
-#include "queue/queue.h"
+#include "queue/queue_priv.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -24,29 +24,6 @@ struct preview {
     fx_queue_preview_cb cb;
     void *arg;
     struct preview *next;
-};
-
-struct worker {
-    struct fx_queue *q;
-    pthread_t thread;
-    struct fx_convert *conv;
-    char owner[FX_UID_SIZE]; /* this worker's lease owner id */
-    int index;
-    bool started;
-};
-
-struct fx_queue {
-    const struct fx_conf *conf;
-    struct fx_store *store;
-    struct fx_convert_cfg ccfg;
-    char libexec[4096], work_dir[4200];
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool stop;
-    unsigned kicks;
-    struct preview *previews, **previews_tail;
-    struct worker *workers;
-    int n_workers;
 };
 
 enum fx_paper fx_queue_paper(const char *s)
@@ -107,7 +84,7 @@ static enum fx_err add_number(const struct fx_dest *dest, void *arg)
 }
 
 /* Writes the outcome of a conversion of record o to the store. */
-static void record_outcome(struct worker *w, const struct fx_outbox *o, enum fx_err e,
+static void record_outcome(struct worker_ctx *w, const struct fx_outbox *o, enum fx_err e,
                            const struct fx_convert_result *res, const char *tiff,
                            const struct docs *d)
 {
@@ -141,7 +118,7 @@ static void record_outcome(struct worker *w, const struct fx_outbox *o, enum fx_
                 n, desc);
 }
 
-static void convert_record(struct worker *w, struct fx_outbox *o)
+static void convert_record(struct worker_ctx *w, struct fx_outbox *o)
 {
     struct fx_queue *q = w->q;
     struct docs d = {.store = q->store};
@@ -245,7 +222,7 @@ enum fx_err fx_queue_preview(struct fx_queue *q, const struct fx_convert_job *jo
     return FX_OK;
 }
 
-static void run_preview(struct worker *w, struct preview *p)
+static void run_preview(struct worker_ctx *w, struct preview *p)
 {
     char tiff[4400];
     char id[FX_ID_LEN + 1];
@@ -265,11 +242,27 @@ static void run_preview(struct worker *w, struct preview *p)
 
 /* ---- the worker loop ---- */
 
+bool fx_queue_wait(struct fx_queue *q, struct worker_ctx *w, bool previews_wake)
+{
+    (void)w;
+    pthread_mutex_lock(&q->mu);
+    unsigned seen = q->kicks;
+    if (!q->stop && !(previews_wake && q->previews)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += POLL_MS / 1000;
+        while (!q->stop && !(previews_wake && q->previews) && q->kicks == seen)
+            if (pthread_cond_timedwait(&q->cond, &q->mu, &ts) != 0) break;
+    }
+    bool stop = q->stop;
+    pthread_mutex_unlock(&q->mu);
+    return stop;
+}
+
 static void *worker_main(void *arg)
 {
-    struct worker *w = arg;
+    struct worker_ctx *w = arg;
     struct fx_queue *q = w->q;
-    unsigned seen_kicks = 0;
     for (;;) {
         pthread_mutex_lock(&q->mu);
         struct preview *p = q->previews;
@@ -278,7 +271,6 @@ static void *worker_main(void *arg)
             if (!q->previews) q->previews_tail = &q->previews;
         }
         bool stop = q->stop;
-        seen_kicks = q->kicks;
         pthread_mutex_unlock(&q->mu);
         if (stop) break;
         if (p) {
@@ -291,17 +283,11 @@ static void *worker_main(void *arg)
         if (e == FX_OK) {
             convert_record(w, &o);
             fx_store_outbox_clear(&o);
+            fx_queue_kick(q); /* a converted fax may be due: wake the dialers */
             continue;
         }
         if (e != FX_ERR_NOT_FOUND) fx_warn("queue claim failed error=%s", fx_err_code(e));
-        pthread_mutex_lock(&q->mu);
-        if (!q->stop && !q->previews && q->kicks == seen_kicks) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += POLL_MS / 1000;
-            pthread_cond_timedwait(&q->cond, &q->mu, &ts);
-        }
-        pthread_mutex_unlock(&q->mu);
+        if (fx_queue_wait(q, w, true)) break;
     }
     return NULL;
 }
@@ -335,6 +321,26 @@ static void find_libexec(const struct fx_conf *conf, char *out, size_t len)
         return;
     }
     snprintf(out, len, "%s/../lib/faxd", exe);
+}
+
+/* The loopback line (and its sandbox numbers); SIP trunks join it later. */
+static enum fx_err start_lines(struct fx_queue *q)
+{
+    const struct fx_conf *c = q->conf;
+    snprintf(q->line_dir, sizeof q->line_dir, "%s/tmp/line", c->data_dir);
+    struct fx_lines_cfg lc = {
+        .realtime = strcmp(c->line_speed, "realtime") == 0,
+        .t38 = strcmp(c->line_transport, "t38") == 0,
+        .ecm = strcmp(c->line_ecm, "on") == 0,
+        .sandbox_prefix = c->line_sandbox_prefix,
+        .work_dir = q->line_dir,
+        .no_media_timeout_ms = (int)c->line_no_media * 1000,
+        .max_call_ms = (int)c->line_max_call * 1000,
+        .is_local = fx_queue_is_local,
+        .inbound = fx_queue_inbound,
+        .arg = q,
+    };
+    return fx_lines_new(&lc, &q->lines);
 }
 
 static void fill_convert_cfg(struct fx_queue *q)
@@ -372,23 +378,29 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     fill_convert_cfg(q);
     enum fx_err e = fx_mkdirs(q->work_dir);
     if (!e) e = fx_store_outbox_release_leases(store);
-    q->n_workers = (int)conf->convert_workers;
+    if (!e) e = fx_store_dest_release_leases(store);
+    if (!e) e = start_lines(q);
+    q->n_converters = (int)conf->convert_workers;
+    q->n_workers = q->n_converters + (int)conf->line_channels;
     q->workers = calloc((size_t)q->n_workers, sizeof *q->workers);
     if (!e && !q->workers) e = FX_ERR_NOMEM;
     for (int i = 0; !e && i < q->n_workers; i++) {
-        struct worker *w = &q->workers[i];
+        struct worker_ctx *w = &q->workers[i];
+        bool converter = i < q->n_converters;
         w->q = q;
-        w->index = i;
         fx_id_new(w->owner);
-        e = fx_convert_new(&q->ccfg, &w->conv);
-        if (!e && pthread_create(&w->thread, NULL, worker_main, w) != 0) e = FX_ERR_INTERNAL;
+        if (converter) e = fx_convert_new(&q->ccfg, &w->conv);
+        if (!e && pthread_create(&w->thread, NULL, converter ? worker_main : fx_queue_dialer_main,
+                                 w) != 0)
+            e = FX_ERR_INTERNAL;
         w->started = !e;
     }
     if (e) {
         fx_queue_free(q);
         return e;
     }
-    fx_info("queue started workers=%d libexec=%s", q->n_workers, q->libexec);
+    fx_info("queue started converters=%d dialers=%lld libexec=%s", q->n_converters,
+            (long long)conf->line_channels, q->libexec);
     *out = q;
     return FX_OK;
 }
@@ -427,6 +439,7 @@ void fx_queue_free(struct fx_queue *q)
 {
     if (!q) return;
     fx_queue_stop(q);
+    fx_lines_free(q->lines);
     free(q->workers);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->mu);

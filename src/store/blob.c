@@ -155,3 +155,18 @@ enum fx_err fx_blob_remove(struct fx_store *s, const char *key)
     if (e) return e;
     return unlink(path) == 0 || errno == ENOENT ? FX_OK : FX_ERR_IO;
 }
+
+enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix,
+                         char new_key[96])
+{
+    char src[4400], dir[4400], dst[4600], id[FX_ID_LEN + 1];
+    enum fx_err e = fx_blob_path(s, key, src, sizeof src);
+    if (e) return e;
+    fx_id_new(id);
+    snprintf(new_key, 96, "%.2s/%s%s", id, id, suffix ? suffix : "");
+    snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, id);
+    if ((e = fx_mkdirs(dir))) return e;
+    snprintf(dst, sizeof dst, "%s/%s", s->blob_dir, new_key);
+    if (link(src, dst) != 0) return FX_ERR_IO;
+    return fx_fsync_dir(dir);
+}

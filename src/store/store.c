@@ -1048,7 +1048,7 @@ enum fx_err fx_store_outbox_fail_all(struct fx_store *s, const char *id, const c
     "id, owner_id, direction, category, status, pages, comment, cost, cost_multiplier, "    \
     "description, duration, file, file_name, blob, src, dst, header, is_read, is_spam, "   \
     "last_update, scheduled_time, start_time, submit_time, sort_time, max_retry, "         \
-    "retry_delay, cover_page, outbox_id"
+    "retry_delay, cover_page, outbox_id, attempts, remote_ident, bit_rate, ecm, transport"
 
 void fx_store_fax_clear(struct fx_fax *f)
 {
@@ -1089,19 +1089,25 @@ static void fax_read(struct q *q, struct fx_fax *f)
     f->retry_delay = (int)qi(q, 25);
     f->cover_page = strdup(qt(q, 26));
     CP(f->outbox_id, qt(q, 27));
+    f->attempts = (int)qi(q, 28);
+    CP(f->remote_ident, qt(q, 29));
+    f->bit_rate = (int)qi(q, 30);
+    f->ecm = qi(q, 31) != 0;
+    CP(f->transport, qt(q, 32));
 }
 
 enum fx_err fx_store_fax_create(struct fx_store *s, const struct fx_fax *f)
 {
     return q_run(s, NULL,
                  "INSERT INTO faxes (" FAX_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "tttttntidtnttttttnniiiiinntt", f->id, f->owner_id, f->direction, f->category,
+                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "tttttntidtnttttttnniiiiinnttntnnt", f->id, f->owner_id, f->direction, f->category,
                  f->status, f->pages, nz(f->comment, ""), f->cost, f->cost_multiplier,
                  f->description, f->duration, f->file, f->file_name, f->blob, f->from, f->to,
                  f->header, (int)f->is_read, (int)f->is_spam, f->last_update, f->scheduled_time,
                  f->start_time, f->submit_time, f->sort_time, f->max_retry, f->retry_delay,
-                 nz(f->cover_page, ""), f->outbox_id);
+                 nz(f->cover_page, ""), f->outbox_id, f->attempts, f->remote_ident, f->bit_rate,
+                 (int)f->ecm, f->transport);
 }
 
 static enum fx_err fax_get_by(struct fx_store *s, const char *sql, const char *key,
@@ -1235,4 +1241,206 @@ enum fx_err fx_store_hook_delete(struct fx_store *s, const char *id)
     int64_t n = 0;
     enum fx_err e = q_run(s, &n, "DELETE FROM hooks WHERE id = ?", "t", id);
     return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+/* ---- sending ---- */
+
+enum fx_err fx_store_dest_release_leases(struct fx_store *s)
+{
+    return q_run(s, NULL, "UPDATE outbox_dests SET lease_until = 0 WHERE lease_owner <> ''",
+                 NULL);
+}
+
+static enum fx_err job_read(struct fx_store *s, const char *fax_id, struct fx_send_job *j)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT d.fax_id, d.raw, d.number, o.id, o.uid, o.src, o.doc_blob, "
+                            "o.page_count, d.attempts, d.pages_done, o.retry_count, "
+                            "o.retry_delay, d.first_start FROM outbox_dests d "
+                            "JOIN outbox o ON o.id = d.outbox_id WHERE d.fax_id = ?",
+                            "t", fax_id);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) {
+        memset(j, 0, sizeof *j);
+        CP(j->dest.fax_id, qt(&q, 0));
+        CP(j->dest.raw, qt(&q, 1));
+        CP(j->dest.number, qt(&q, 2));
+        CP(j->outbox_id, qt(&q, 3));
+        CP(j->uid, qt(&q, 4));
+        CP(j->src, qt(&q, 5));
+        CP(j->doc_blob, qt(&q, 6));
+        j->page_count = (int)qi(&q, 7);
+        j->attempt = (int)qi(&q, 8);
+        j->pages_done = (int)qi(&q, 9);
+        j->retry_count = (int)qi(&q, 10);
+        j->retry_delay = (int)qi(&q, 11);
+        j->first_start = qi(&q, 12);
+    }
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t now,
+                                int64_t lease_s, struct fx_send_job *out)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    char fax_id[FX_UID_SIZE] = "", outbox_id[FX_UID_SIZE] = "";
+    bool first = false;
+    struct q q;
+    if (!(e = q_start(s, &q,
+                      "SELECT d.fax_id, o.id, o.status FROM outbox_dests d JOIN outbox o "
+                      "ON o.id = d.outbox_id WHERE d.state = 'pending' AND o.status IN "
+                      "('scheduled_for_sending', 'sending') AND o.send_time <= ? AND "
+                      "d.next_at <= ? AND d.lease_until < ? "
+                      "ORDER BY d.next_at, o.submit_time, d.idx LIMIT 1",
+                      "iii", now, now, now))) {
+        int rc = q_step(&q);
+        if (rc == FX_DB_ROW) {
+            CP(fax_id, qt(&q, 0));
+            CP(outbox_id, qt(&q, 1));
+            first = strcmp(qt(&q, 2), "sending") != 0;
+        }
+        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        q_end(&q);
+    }
+    if (!e && first) e = status_append(s, outbox_id, "sending", now);
+    if (!e)
+        e = q_run(s, NULL,
+                  "UPDATE outbox_dests SET lease_owner = ?, lease_until = ?, "
+                  "attempts = attempts + 1, first_start = CASE WHEN first_start = 0 THEN ? "
+                  "ELSE first_start END WHERE fax_id = ?",
+                  "tiit", owner, now + lease_s, now, fax_id);
+    if (!e) e = job_read(s, fax_id, out);
+    return tx_end(s, e);
+}
+
+/* Inside a transaction: FX_OK when owner holds the destination's lease. */
+static enum fx_err check_dest_lease(struct fx_store *s, const char *fax_id, const char *owner)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT 1 FROM outbox_dests WHERE fax_id = ? AND lease_owner = ? "
+                            "AND state = 'pending'",
+                            "tt", fax_id, owner);
+    if (e) return e;
+    int rc = q_step(&q);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+static enum fx_err attempt_insert(struct fx_store *s, const struct fx_attempt *a)
+{
+    char id[FX_UID_SIZE];
+    if (a->id[0]) CP(id, a->id);
+    else fx_id_new(id);
+    return q_run(s, NULL,
+                 "INSERT INTO attempts (id, fax_id, direction, number, line, started, ended, "
+                 "status, call_end, sip_code, t30_code, t30_text, pages, bit_rate, ecm, "
+                 "transport, remote_ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?, ?, ?)",
+                 "tttttiittnntnnntt", id, a->fax_id, a->direction, a->number, a->line,
+                 a->started, a->ended, a->status, a->call_end, a->sip_code, a->t30_code,
+                 a->t30_text, a->pages, a->bit_rate, (int)a->ecm, a->transport, a->remote_ident);
+}
+
+enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *job,
+                                const char *owner, const struct fx_attempt *a, int pages_done,
+                                int64_t next_at)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = check_dest_lease(s, job->dest.fax_id, owner);
+    if (!e) e = attempt_insert(s, a);
+    if (!e)
+        e = q_run(s, NULL,
+                  "UPDATE outbox_dests SET lease_owner = '', lease_until = 0, next_at = ?, "
+                  "pages_done = ? WHERE fax_id = ?",
+                  "int", next_at, pages_done, job->dest.fax_id);
+    return tx_end(s, e);
+}
+
+enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *job,
+                                 const char *owner, const struct fx_attempt *a,
+                                 const struct fx_fax *f)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = check_dest_lease(s, job->dest.fax_id, owner);
+    if (!e) e = attempt_insert(s, a);
+    if (!e) e = fx_store_fax_create(s, f);
+    if (!e)
+        e = q_run(s, NULL, "UPDATE outbox_dests SET state = 'done', lease_owner = '' "
+                           "WHERE fax_id = ?",
+                  "t", job->dest.fax_id);
+    /* The last destination takes the outbox record (and its document) with it. */
+    int64_t pending = 1;
+    struct q q;
+    if (!e && !(e = q_start(s, &q,
+                            "SELECT COUNT(*) FROM outbox_dests WHERE outbox_id = ? AND "
+                            "state = 'pending'",
+                            "t", job->outbox_id))) {
+        if (q_step(&q) == FX_DB_ROW) pending = qi(&q, 0);
+        q_end(&q);
+    }
+    if (!e && pending == 0) {
+        e = q_run(s, NULL, "DELETE FROM outbox_dests WHERE outbox_id = ?", "t", job->outbox_id);
+        if (!e)
+            e = q_run(s, NULL, "DELETE FROM outbox_files WHERE outbox_id = ?", "t",
+                      job->outbox_id);
+        if (!e) e = q_run(s, NULL, "DELETE FROM outbox WHERE id = ?", "t", job->outbox_id);
+    }
+    if ((e = tx_end(s, e))) return e;
+    if (pending == 0 && job->doc_blob[0]) fx_blob_remove(s, job->doc_blob);
+    return FX_OK;
+}
+
+enum fx_err fx_store_fax_received(struct fx_store *s, const struct fx_attempt *a,
+                                  const struct fx_fax *f)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = attempt_insert(s, a);
+    if (!e) e = fx_store_fax_create(s, f);
+    return tx_end(s, e);
+}
+
+enum fx_err fx_store_attempt_list(struct fx_store *s, const char *fax_id, fx_store_attempt_cb cb,
+                                  void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT id, fax_id, direction, number, line, started, ended, status, "
+                            "call_end, sip_code, t30_code, t30_text, pages, bit_rate, ecm, "
+                            "transport, remote_ident FROM attempts WHERE fax_id = ? "
+                            "ORDER BY started, id",
+                            "t", fax_id);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_attempt a;
+        memset(&a, 0, sizeof a);
+        CP(a.id, qt(&q, 0));
+        CP(a.fax_id, qt(&q, 1));
+        CP(a.direction, qt(&q, 2));
+        CP(a.number, qt(&q, 3));
+        CP(a.line, qt(&q, 4));
+        a.started = qi(&q, 5);
+        a.ended = qi(&q, 6);
+        CP(a.status, qt(&q, 7));
+        CP(a.call_end, qt(&q, 8));
+        a.sip_code = (int)qi(&q, 9);
+        a.t30_code = (int)qi(&q, 10);
+        CP(a.t30_text, qt(&q, 11));
+        a.pages = (int)qi(&q, 12);
+        a.bit_rate = (int)qi(&q, 13);
+        a.ecm = qi(&q, 14) != 0;
+        CP(a.transport, qt(&q, 15));
+        CP(a.remote_ident, qt(&q, 16));
+        e = cb(&a, arg);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
 }

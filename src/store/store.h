@@ -213,6 +213,12 @@ struct fx_fax {
     int retry_delay;
     char *cover_page; /* JSON or "" */
     char outbox_id[FX_UID_SIZE];
+    /* The last attempt's detail. */
+    int attempts;
+    char remote_ident[24];
+    int bit_rate;
+    bool ecm;
+    char transport[8];
 };
 void fx_store_fax_clear(struct fx_fax *f);
 
@@ -266,6 +272,70 @@ enum fx_err fx_store_outbox_fail_all(struct fx_store *s, const char *id, const c
 /* Moves the record to status at time `at`, appending to status_changes. */
 enum fx_err fx_store_outbox_set_status(struct fx_store *s, const char *id, const char *status,
                                        int64_t at);
+
+/* ---- sending: destinations, attempts ---- */
+
+/* One destination claimed for an attempt, with what the dialer needs. */
+struct fx_send_job {
+    struct fx_dest dest; /* fax_id, raw, number */
+    char outbox_id[FX_UID_SIZE];
+    char uid[FX_UID_SIZE];
+    char src[256];
+    char doc_blob[96];
+    int page_count;
+    int attempt;      /* this attempt's number, 1-based (counted at claim, so a crash counts) */
+    int pages_done;   /* pages confirmed by earlier attempts: where this one resumes */
+    int retry_count;  /* extra attempts allowed */
+    int retry_delay;  /* minutes between attempts */
+    int64_t first_start;
+};
+
+/* One call, outgoing or incoming, with its call and T.30 detail. */
+struct fx_attempt {
+    char id[FX_UID_SIZE];
+    char fax_id[FX_UID_SIZE];
+    char direction[12];   /* outgoing | incoming */
+    char number[64];      /* the far end */
+    char line[32];        /* which line carried it ("loopback", a trunk name) */
+    int64_t started, ended;
+    char status[48];      /* the fax status this attempt came to */
+    char call_end[24];    /* how the call ended (line.h's names) */
+    int sip_code;
+    int t30_code;         /* -1 when T.30 never ran */
+    char t30_text[128];
+    int pages;            /* pages confirmed / received in this attempt */
+    int bit_rate;
+    bool ecm;
+    char transport[8];    /* audio | t38 | "" */
+    char remote_ident[24];
+};
+
+/* Claims the oldest due destination — its record converted (scheduled_for_sending or
+ * sending), due by send_time, the destination's next attempt due, no live lease — for
+ * owner until now + lease_s, counting the attempt. The record moves to `sending` on its
+ * first claim. FX_ERR_NOT_FOUND when nothing is due. */
+enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t now,
+                                int64_t lease_s, struct fx_send_job *out);
+/* Records attempt a of job and schedules the next attempt at next_at, resuming after
+ * pages_done confirmed pages; releases the lease. */
+enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *job,
+                                const char *owner, const struct fx_attempt *a, int pages_done,
+                                int64_t next_at);
+/* Records the final attempt a of job and writes the destination's fax record (f, whose
+ * id is the fax id); removes the outbox record (and its document blob) when this was
+ * its last pending destination. FX_ERR_NOT_FOUND when the lease was lost. */
+enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *job,
+                                 const char *owner, const struct fx_attempt *a,
+                                 const struct fx_fax *f);
+/* Releases every destination lease (at start-up: they belong to a dead process). */
+enum fx_err fx_store_dest_release_leases(struct fx_store *s);
+/* Records an incoming call's attempt and its fax record in one transaction. */
+enum fx_err fx_store_fax_received(struct fx_store *s, const struct fx_attempt *a,
+                                  const struct fx_fax *f);
+typedef enum fx_err (*fx_store_attempt_cb)(const struct fx_attempt *a, void *arg);
+/* The attempts of a fax, oldest first. */
+enum fx_err fx_store_attempt_list(struct fx_store *s, const char *fax_id, fx_store_attempt_cb cb,
+                                  void *arg);
 
 /* ---- finished fax records ---- */
 /* Inserts f as is (id must be set). */
@@ -322,6 +392,10 @@ void fx_blob_abort(struct fx_blob_writer *w);
 /* Copies a whole file into a new blob (used by operators' imports). */
 enum fx_err fx_blob_put_file(struct fx_store *s, const char *src_path, const char *suffix,
                              char key[96], char sha256[65], int64_t *size);
+/* A second name for a blob (a hard link: no copy), so records sharing one document can
+ * each be deleted on their own. new_key[96] gets its key. */
+enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix,
+                         char new_key[96]);
 /* Deletes a blob (a deleted fax's image). A missing blob is not an error. */
 enum fx_err fx_blob_remove(struct fx_store *s, const char *key);
 /* Absolute path of a blob into out[out_len]. */

@@ -118,8 +118,10 @@ class PersistenceTest(FaxdTestCase):
         self.assertEqual(self.get(tok, "/accounts/self", model="Account")["name"], "K9")
         # send acknowledged, then kill -9
         text = "k9-" + uuid.uuid4().hex
+        # Due in 2031, so it is still in the outbox after the restart (not yet dialled).
         ids = self.send_ok(tok, {"from": a["number"], "to": ["+12025550911", "12"],
                                  "files": [path], "return_ids": True,
+                                 "send_time": "2031-01-01 00:00:00 +0000",
                                  "comment": {"text": text, "tags": []}})["ids"]
         self.faxd.kill9()
         self.faxd.start()

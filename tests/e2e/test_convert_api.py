@@ -31,7 +31,9 @@ class ConvertFlow:
 
     def send_files(self, acct, names, cover=None, to=("+12025550100",)):
         paths = [self.upload(acct["token"], n)["path"] for n in names]
-        payload = {"from": "no_number", "to": list(to), "files": paths, "return_ids": True}
+        # Due far in the future: converted at once, then kept in the outbox (not dialled).
+        payload = {"from": "no_number", "to": list(to), "files": paths, "return_ids": True,
+                   "send_time": "2031-01-01 00:00:00 +0000"}
         if cover:
             payload["cover_page"] = cover
         return self.send_ok(acct["token"], payload)["ids"]

@@ -55,7 +55,7 @@ static bool proc_cmdline(const char *name, char *out, size_t len)
 /* Process group and state of a process, from /proc/<name>/stat. */
 static bool proc_stat(const char *name, long *pgrp, char *state)
 {
-    char path[160], buf[1024];
+    char path[700], buf[1024];
     snprintf(path, sizeof path, "/proc/%s/stat", name);
     FILE *f = fopen(path, "r");
     if (!f) return false;
@@ -89,13 +89,13 @@ static pid_t helper_pid(const char *tag)
  * threads are still exiting and holding its pipes open. */
 static bool threads_alive(const char *name)
 {
-    char dir[64];
+    char dir[300];
     snprintf(dir, sizeof dir, "/proc/%s/task", name);
     DIR *d = opendir(dir);
     bool alive = false;
     struct dirent *de;
     while (d && !alive && (de = readdir(d))) {
-        char task[128];
+        char task[600];
         long pgrp;
         char st;
         if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;

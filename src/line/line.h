@@ -1,0 +1,103 @@
+/* line: what the queue dials through and what delivers inbound faxes.
+ *
+ * Today one line exists, the built-in loopback: a call to one of faxd's own numbers is
+ * answered by a receiving fax session of the same faxd and delivered to the number's
+ * owner; a call to a sandbox number (line.sandbox_prefix + 4 digits) meets a simulated
+ * far end that produces one outcome on demand, through the real fax engine. Both run two
+ * spandsp sessions back to back over in-memory G.711 frames or T.38 packets, either in
+ * real time (20 ms per tick, as on a phone line) or accelerated (as fast as the CPU
+ * allows); both run exactly the same fax code. SIP trunks plug in beside it.
+ *
+ * Threads: fx_lines_call runs a whole call on the calling thread (a dialer worker);
+ * inbound deliveries are made on that thread too. struct fx_lines is read-only after
+ * creation, so any number of dialer threads share it. */
+#ifndef FX_LINE_H
+#define FX_LINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "fax/fax.h"
+
+/* How a call ended before (or instead of) a fax result deciding. */
+enum fx_call_end {
+    FX_CALL_ANSWERED = 0, /* answered and T.30 ran: the fax result decides */
+    FX_CALL_BUSY,         /* 486/600, Q.850 17 */
+    FX_CALL_NO_ANSWER,    /* 408/480/487 after our CANCEL, Q.850 18/19 */
+    FX_CALL_UNALLOCATED,  /* 404/604, Q.850 1 */
+    FX_CALL_BAD_NUMBER,   /* 484 */
+    FX_CALL_REFUSED,      /* 403/603: destination not allowed */
+    FX_CALL_CONGESTION,   /* 503, no channel: the call could not be placed */
+    FX_CALL_TEMPORARY,    /* 500/502/504, Q.850 38/41/42 */
+    FX_CALL_CLEARED,      /* the far end cleared before T.30 began */
+    FX_CALL_NO_ROUTE,     /* no line reaches the number */
+    FX_CALL__COUNT
+};
+/* "busy", "no_answer", … for logs and the attempts table. */
+const char *fx_call_end_name(enum fx_call_end e);
+
+struct fx_call_result {
+    enum fx_call_end end;
+    int sip_code;             /* the SIP answer that ended setup, or 0 */
+    bool fax_ran;             /* T.30 ran: `fax` holds its result */
+    struct fx_fax_result fax;
+    char transport[8];        /* audio | t38 */
+    char line[32];            /* loopback | sandbox | a trunk's name */
+    char detail[128];         /* what happened, for the record's description */
+};
+
+struct fx_dial {
+    const char *to;          /* E.164 destination */
+    const char *from;        /* our number, or "" */
+    const char *tiff_path;   /* the fax document (TIFF/F) */
+    int start_page;          /* first page to send (0-based; > 0 resumes a partial send) */
+    int total_pages;         /* pages of the whole document, for the header's "of M" */
+    const char *ident;       /* our TSI (at most 20 characters) */
+    const char *header;      /* page header text, or NULL */
+    const char *log_tag;     /* e.g. "attempt=…" */
+};
+
+/* An incoming fax the line received for one of faxd's numbers. */
+struct fx_inbound {
+    const char *to, *from;        /* numbers ("" when the caller sent none) */
+    const char *tiff_path;        /* the complete pages received (may be none) */
+    const struct fx_fax_result *fax;
+    const char *transport, *line;
+    int64_t started;              /* unix seconds */
+};
+typedef void (*fx_line_inbound_cb)(const struct fx_inbound *in, void *arg);
+/* Whether `number` is one of faxd's numbers (then the loopback line answers it). */
+typedef bool (*fx_line_local_cb)(const char *number, void *arg);
+
+struct fx_lines_cfg {
+    bool realtime;              /* pace the loopback line at 20 ms per tick */
+    bool t38;                   /* loopback transport: T.38 instead of G.711 A-law */
+    bool ecm;
+    const char *sandbox_prefix; /* "" = no sandbox numbers */
+    const char *work_dir;       /* where received pages are written */
+    int no_media_timeout_ms;
+    int max_call_ms;
+    fx_line_local_cb is_local;
+    fx_line_inbound_cb inbound;
+    void *arg;                  /* for both callbacks */
+};
+
+struct fx_lines;
+/* cfg's strings are copied. *out is new: free with fx_lines_free. */
+enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out);
+void fx_lines_free(struct fx_lines *l);
+
+/* Places a call and runs it to its end on this thread. FX_OK with *out filled whatever
+ * the outcome; an fx_err only when faxd itself failed (file, memory). */
+enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx_call_result *out);
+
+/* The sandbox: the 4-digit suffix after line.sandbox_prefix and what it produces. */
+struct fx_sandbox_row {
+    const char *suffix;
+    const char *outcome; /* for people: the README's table */
+    const char *status;  /* the fax status it ends with (first attempt) */
+};
+extern const struct fx_sandbox_row fx_sandbox_rows[];
+
+#endif

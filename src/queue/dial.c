@@ -1,0 +1,301 @@
+/* queue: the dialer workers — they send converted faxes and store received ones.
+ *
+ * A dialer claims one due destination (store lease; the attempt is counted at claim,
+ * so a crash mid-call still counts against the retry policy), places the call through
+ * the lines, maps the outcome to a fax status (the tables below, from STATUS.md), and
+ * either schedules the next attempt (resuming a partial send after its confirmed pages)
+ * or writes the destination's final record — each in one transaction. Inbound faxes
+ * that a line delivers become records in their number owner's inbox. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue/queue_priv.h"
+
+/* ---- outcome → status (STATUS.md) ---- */
+
+static const struct {
+    enum fx_call_end end;
+    const char *status;
+    bool retry;
+} call_map[] = {
+    {FX_CALL_BUSY, "failed_user_busy", true},
+    {FX_CALL_NO_ANSWER, "failed_no_answer", true},
+    {FX_CALL_UNALLOCATED, "failed_unallocated_number", false},
+    {FX_CALL_BAD_NUMBER, "failed_invalid_number_format", false},
+    {FX_CALL_REFUSED, "failed_destination_not_supported", false},
+    {FX_CALL_CONGESTION, "failed_to_send", true},
+    {FX_CALL_TEMPORARY, "failed_normal_temporary_failure", true},
+    {FX_CALL_CLEARED, "failed_normal_clearing", true},
+    {FX_CALL_NO_ROUTE, "failed_to_send", true},
+};
+
+/* T.30 phase E codes with a status of their own; every other failure is "failed". */
+static const struct {
+    int code;
+    const char *status;
+} t30_map[] = {
+    {2, "failed_fs_2"},   /* no fax signal within T0: a voice line, silence */
+    {49, "failed_fs_49"}, /* the call dropped during the fax exchange */
+};
+
+struct outcome {
+    const char *status;
+    bool retry;
+    int pages;      /* pages confirmed over all attempts */
+    char why[256];  /* the record's description */
+};
+
+static void decide(const struct fx_send_job *j, const struct fx_call_result *r,
+                   struct outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    o->pages = j->pages_done;
+    if (r->end != FX_CALL_ANSWERED || !r->fax_ran) {
+        o->status = "failed_to_send";
+        o->retry = true;
+        for (size_t i = 0; i < sizeof call_map / sizeof *call_map; i++)
+            if (call_map[i].end == r->end) {
+                o->status = call_map[i].status;
+                o->retry = call_map[i].retry;
+            }
+        snprintf(o->why, sizeof o->why, "%s%s%s", fx_status_text(o->status),
+                 r->detail[0] ? ": " : "", r->detail);
+        return;
+    }
+    const struct fx_fax_result *f = &r->fax;
+    o->pages = j->pages_done + f->pages_confirmed;
+    /* Every page confirmed by the far end (MCF) is delivered, even if the call then
+     * ended badly (a hang-up right after the last MCF). */
+    if (o->pages >= j->page_count) {
+        o->status = "success";
+        o->pages = j->page_count;
+        snprintf(o->why, sizeof o->why, "OK");
+        return;
+    }
+    o->retry = true;
+    o->status = o->pages > 0 ? "partially_sent" : "failed";
+    for (size_t i = 0; o->pages == 0 && i < sizeof t30_map / sizeof *t30_map; i++)
+        if (t30_map[i].code == f->t30_code) o->status = t30_map[i].status;
+    snprintf(o->why, sizeof o->why, "%s (T.30 %d: %s%s)", fx_status_text(o->status),
+             f->t30_code, f->t30_text, f->watchdog ? "; ended by faxd's watchdog" : "");
+}
+
+/* ---- one attempt ---- */
+
+static void fill_attempt(const struct fx_send_job *j, const struct fx_call_result *r,
+                         const struct outcome *o, int64_t started, struct fx_attempt *a)
+{
+    memset(a, 0, sizeof *a);
+    fx_strlcpy(a->fax_id, j->dest.fax_id, sizeof a->fax_id);
+    fx_strlcpy(a->direction, "outgoing", sizeof a->direction);
+    fx_strlcpy(a->number, j->dest.number, sizeof a->number);
+    fx_strlcpy(a->line, r->line, sizeof a->line);
+    a->started = started;
+    a->ended = fx_clock_now();
+    fx_strlcpy(a->status, o->status, sizeof a->status);
+    fx_strlcpy(a->call_end, fx_call_end_name(r->end), sizeof a->call_end);
+    a->sip_code = r->sip_code;
+    a->t30_code = r->fax_ran ? r->fax.t30_code : -1;
+    fx_strlcpy(a->t30_text, r->fax_ran ? r->fax.t30_text : "", sizeof a->t30_text);
+    a->pages = r->fax_ran ? r->fax.pages_confirmed : 0;
+    a->bit_rate = r->fax_ran ? r->fax.bit_rate : 0;
+    a->ecm = r->fax_ran && r->fax.ecm;
+    fx_strlcpy(a->transport, r->fax_ran ? r->transport : "", sizeof a->transport);
+    fx_strlcpy(a->remote_ident, r->fax_ran ? r->fax.remote_ident : "", sizeof a->remote_ident);
+}
+
+/* The destination's final record: the outbox's fields, this outcome, its own link to
+ * the document so it can be downloaded (and deleted) on its own. */
+static enum fx_err finish(struct fx_queue *q, const struct worker_ctx *w,
+                          const struct fx_send_job *j, const struct fx_outbox *ob,
+                          const struct fx_attempt *a, const struct outcome *o,
+                          const struct fx_call_result *r)
+{
+    struct fx_fax f = {.pages = o->pages, .cost = o->pages, .cost_multiplier = 1};
+    fx_strlcpy(f.id, j->dest.fax_id, sizeof f.id);
+    fx_strlcpy(f.owner_id, j->uid, sizeof f.owner_id);
+    fx_strlcpy(f.direction, "outgoing", sizeof f.direction);
+    fx_strlcpy(f.category, "sent", sizeof f.category);
+    fx_strlcpy(f.status, o->status, sizeof f.status);
+    fx_strlcpy(f.description, o->why, sizeof f.description);
+    fx_strlcpy(f.from, j->src, sizeof f.from);
+    fx_strlcpy(f.to, j->dest.raw, sizeof f.to);
+    snprintf(f.file_name, sizeof f.file_name, "fax-to-%s", j->dest.number);
+    f.comment = ob->comment_text;
+    f.cover_page = ob->cover_page;
+    f.duration = r->fax_ran ? (int)(r->fax.duration_ms / 1000) : 0;
+    f.last_update = fx_clock_now();
+    f.start_time = f.sort_time = j->first_start;
+    f.submit_time = ob->submit_time;
+    f.scheduled_time = ob->send_time;
+    f.max_retry = j->retry_count;
+    f.retry_delay = j->retry_delay;
+    fx_strlcpy(f.outbox_id, j->outbox_id, sizeof f.outbox_id);
+    f.attempts = j->attempt;
+    fx_strlcpy(f.remote_ident, a->remote_ident, sizeof f.remote_ident);
+    f.bit_rate = a->bit_rate;
+    f.ecm = a->ecm;
+    fx_strlcpy(f.transport, a->transport, sizeof f.transport);
+    if (j->doc_blob[0] && !fx_blob_link(q->store, j->doc_blob, ".tiff", f.blob))
+        snprintf(f.file, sizeof f.file, "%s.tiff", f.id);
+    enum fx_err e = fx_store_dest_finish(q->store, j, w->owner, a, &f);
+    if (e && f.blob[0]) fx_blob_remove(q->store, f.blob);
+    if (!e)
+        fx_info("queue fax final fax=%s status=%s pages=%d attempts=%d", f.id, f.status,
+                f.pages, f.attempts);
+    return e;
+}
+
+/* Page header text: "<company or sender> <from number>", ASCII only (spandsp's font). */
+static void header_text(const struct fx_outbox *ob, const char *from, char *out, size_t len)
+{
+    char raw[160];
+    snprintf(raw, sizeof raw, "%s%s%s", ob->company ? ob->company : "",
+             ob->company && ob->company[0] ? "  " : "", from);
+    size_t n = 0;
+    for (const char *p = raw; *p && n + 1 < len && n < 50; p++)
+        if ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f) out[n++] = *p;
+    out[n] = 0;
+}
+
+static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
+{
+    struct fx_outbox ob;
+    if (fx_store_outbox_get(q->store, j->outbox_id, &ob)) return; /* cancelled meanwhile */
+    char tiff[4400], tag[64], header[64];
+    const char *from = strcmp(j->src, "no_number") && strcmp(j->src, "NO_NUMBER") ? j->src : "";
+    char ident[24];
+    fx_strlcpy(ident, from, sizeof ident);
+    char *comma = strchr(ident, ',');
+    if (comma) *comma = 0; /* several numbers: the first identifies us */
+    header_text(&ob, ident, header, sizeof header);
+    snprintf(tag, sizeof tag, "fax=%s attempt=%d", j->dest.fax_id, j->attempt);
+    struct fx_call_result r = {0};
+    struct outcome o;
+    struct fx_attempt a;
+    int64_t started = fx_clock_now();
+    enum fx_err e = fx_blob_path(q->store, j->doc_blob, tiff, sizeof tiff);
+    if (!e && j->attempt > j->retry_count + 1) {
+        /* An attempt that a crash interrupted used up the last try. */
+        r.end = FX_CALL_TEMPORARY;
+        snprintf(r.detail, sizeof r.detail, "the last attempt was interrupted");
+    } else if (!e) {
+        struct fx_dial d = {.to = j->dest.number, .from = ident, .tiff_path = tiff,
+                            .start_page = j->pages_done, .total_pages = j->page_count,
+                            .ident = ident, .header = header, .log_tag = tag};
+        fx_info("queue dialling %s to=%s start_page=%d", tag, d.to, d.start_page);
+        e = fx_lines_call(q->lines, &d, &r);
+    }
+    if (e) {
+        r.end = FX_CALL_CONGESTION;
+        snprintf(r.detail, sizeof r.detail, "faxd could not place the call (%s)",
+                 fx_err_code(e));
+    }
+    decide(j, &r, &o);
+    if (j->attempt > j->retry_count + 1 && o.retry) o.status = "failed_internal_process_error";
+    fill_attempt(j, &r, &o, started, &a);
+    fx_info("queue attempt ended %s status=%s call=%s t30=%d pages=%d", tag, o.status,
+            a.call_end, a.t30_code, o.pages);
+    if (o.retry && j->attempt < j->retry_count + 1) {
+        int64_t next = fx_clock_now() + (int64_t)j->retry_delay * 60;
+        e = fx_store_dest_retry(q->store, j, w->owner, &a, o.pages, next);
+    } else {
+        e = finish(q, w, j, &ob, &a, &o, &r);
+    }
+    if (e) fx_warn("queue attempt not recorded %s error=%s", tag, fx_err_code(e));
+    fx_store_outbox_clear(&ob);
+}
+
+/* ---- inbound ---- */
+
+void fx_queue_inbound(const struct fx_inbound *in, void *arg)
+{
+    struct fx_queue *q = arg;
+    const struct fx_fax_result *fr = in->fax;
+    if (fr->pages_confirmed <= 0) {
+        fx_info("queue inbound call without pages to=%s from=%s t30=%d", in->to, in->from,
+                fr->t30_code);
+        return;
+    }
+    struct fx_number n;
+    if (fx_store_number_get(q->store, in->to, &n)) {
+        fx_warn("queue inbound fax for an unknown number to=%s", in->to);
+        return;
+    }
+    struct fx_fax f = {.pages = fr->pages_confirmed, .cost_multiplier = 1};
+    struct fx_attempt a = {.started = in->started, .ended = fx_clock_now(),
+                           .t30_code = fr->t30_code, .pages = fr->pages_confirmed,
+                           .bit_rate = fr->bit_rate, .ecm = fr->ecm};
+    fx_id_new(f.id);
+    fx_strlcpy(f.owner_id, n.owner_id, sizeof f.owner_id);
+    fx_store_number_clear(&n);
+    fx_strlcpy(f.direction, "incoming", sizeof f.direction);
+    fx_strlcpy(f.category, "inbox", sizeof f.category);
+    fx_strlcpy(f.status, fr->t30_code == 0 ? "success" : "partially_received", sizeof f.status);
+    snprintf(f.description, sizeof f.description, "%s", fr->t30_code == 0 ? "OK" : fr->t30_text);
+    fx_strlcpy(f.from, in->from, sizeof f.from);
+    fx_strlcpy(f.to, in->to, sizeof f.to);
+    snprintf(f.file_name, sizeof f.file_name, "fax-from-%s", in->from[0] ? in->from : "unknown");
+    f.duration = (int)(fr->duration_ms / 1000);
+    f.last_update = fx_clock_now();
+    f.start_time = f.sort_time = in->started;
+    f.attempts = 1;
+    fx_strlcpy(f.remote_ident, fr->remote_ident, sizeof f.remote_ident);
+    f.bit_rate = fr->bit_rate;
+    f.ecm = fr->ecm;
+    fx_strlcpy(f.transport, in->transport, sizeof f.transport);
+    char sha[65];
+    int64_t size;
+    enum fx_err e = fx_blob_put_file(q->store, in->tiff_path, ".tiff", f.blob, sha, &size);
+    snprintf(f.file, sizeof f.file, "%s.tiff", f.id);
+    fx_strlcpy(a.fax_id, f.id, sizeof a.fax_id);
+    fx_strlcpy(a.direction, "incoming", sizeof a.direction);
+    fx_strlcpy(a.number, in->from, sizeof a.number);
+    fx_strlcpy(a.line, in->line, sizeof a.line);
+    fx_strlcpy(a.status, f.status, sizeof a.status);
+    fx_strlcpy(a.call_end, "answered", sizeof a.call_end);
+    fx_strlcpy(a.t30_text, fr->t30_text, sizeof a.t30_text);
+    fx_strlcpy(a.transport, in->transport, sizeof a.transport);
+    fx_strlcpy(a.remote_ident, fr->remote_ident, sizeof a.remote_ident);
+    if (!e) e = fx_store_fax_received(q->store, &a, &f);
+    if (e) {
+        if (f.blob[0]) fx_blob_remove(q->store, f.blob);
+        fx_error("queue inbound fax not stored to=%s error=%s", in->to, fx_err_code(e));
+        return;
+    }
+    fx_info("queue fax received fax=%s to=%s pages=%d status=%s", f.id, f.to, f.pages, f.status);
+}
+
+bool fx_queue_is_local(const char *number, void *arg)
+{
+    struct fx_queue *q = arg;
+    struct fx_number n;
+    if (fx_store_number_get(q->store, number, &n)) return false;
+    fx_store_number_clear(&n);
+    return true;
+}
+
+/* ---- the dialer loop ---- */
+
+void *fx_queue_dialer_main(void *arg)
+{
+    struct worker_ctx *w = arg;
+    struct fx_queue *q = w->q;
+    for (;;) {
+        if (fx_queue_wait(q, w, false)) break;
+        struct fx_send_job j;
+        int64_t lease = q->conf->line_max_call + 120;
+        enum fx_err e = fx_store_dest_claim(q->store, w->owner, fx_clock_now(), lease, &j);
+        if (e == FX_OK) {
+            attempt_once(q, w, &j);
+            w->busy = true;
+            continue;
+        }
+        w->busy = false;
+        if (e != FX_ERR_NOT_FOUND) fx_warn("queue dest claim failed error=%s", fx_err_code(e));
+    }
+    return NULL;
+}

@@ -1,0 +1,46 @@
+/* queue (private): the queue's state, shared by its converter workers (queue.c) and
+ * dialer workers (dial.c). */
+#ifndef FX_QUEUE_PRIV_H
+#define FX_QUEUE_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "line/line.h"
+#include "queue/queue.h"
+
+struct preview;
+
+/* One worker thread: a converter (conv != NULL) or a dialer. */
+struct worker_ctx {
+    struct fx_queue *q;
+    pthread_t thread;
+    struct fx_convert *conv;
+    char owner[FX_UID_SIZE]; /* this worker's lease owner id */
+    bool started;
+    bool busy;
+};
+
+struct fx_queue {
+    const struct fx_conf *conf;
+    struct fx_store *store;
+    struct fx_lines *lines;
+    struct fx_convert_cfg ccfg;
+    char libexec[4096], work_dir[4200], line_dir[4200];
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stop;
+    unsigned kicks;
+    struct preview *previews, **previews_tail;
+    struct worker_ctx *workers; /* converters first, then dialers */
+    int n_converters, n_workers;
+};
+
+/* Sleeps until kicked or a second passed; true when the queue is stopping. */
+bool fx_queue_wait(struct fx_queue *q, struct worker_ctx *w, bool previews_wake);
+void *fx_queue_dialer_main(void *arg);
+/* The lines' callbacks: inbound delivery and "is this one of our numbers". */
+void fx_queue_inbound(const struct fx_inbound *in, void *arg);
+bool fx_queue_is_local(const char *number, void *arg);
+
+#endif
