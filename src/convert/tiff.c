@@ -387,8 +387,13 @@ static enum fx_err page_thumb(TIFF *t, int width, uint8_t **out, int *height)
             cnt[i]++;
         }
     }
+    /* When the thumbnail has more rows than the page (a full-width thumbnail of a
+     * 204×196 page is stretched to square pixels), some rows get no source line:
+     * they repeat the row above instead of staying white. */
     for (size_t i = 0; !e && i < (size_t)width * (size_t)h; i++)
-        grey[i] = cnt[i] ? (uint8_t)(sum[i] / cnt[i]) : 255;
+        grey[i] = cnt[i]                ? (uint8_t)(sum[i] / cnt[i])
+                  : i >= (size_t)width ? grey[i - (size_t)width]
+                                       : 255;
     free(row);
     free(sum);
     free(cnt);
