@@ -4,6 +4,8 @@
 
 #include "api/api_priv.h"
 
+#define LOGO_PREFIX "data:image/png;base64,"
+
 static bool is_admin(const struct fx_req *r)
 {
     return strcmp(r->caller.account_type, "corporate_admin") == 0;
@@ -109,6 +111,10 @@ static enum fx_err check_account_data(struct fx_req *r, json_t *d)
     if (!json_is_object(d))
         return fx_req_fail(r, FX_ERR_INVALID, "account_data must be an object");
     static const char *const strs[] = {"company_logo", "company_name", "deactivation_reason"};
+    const char *logo = json_string_value(json_object_get(d, "company_logo"));
+    if (logo && strncmp(logo, "data:", 5) == 0 && strncmp(logo, LOGO_PREFIX, strlen(LOGO_PREFIX)))
+        return fx_req_fail(r, FX_ERR_INVALID,
+                           "company_logo as a data: URI must be data:image/png;base64,…");
     const char *str;
     bool have, b;
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
@@ -137,6 +143,31 @@ static enum fx_err check_notifications(struct fx_req *r, json_t *n)
                            "notifications must be complete: settings.email, "
                            "settings.push_notifications and settings.sms are required");
     return FX_OK;
+}
+
+/* A PNG logo given as a data: URI is kept as a blob for cover pages; any other value
+ * (a URL) is stored as text only: faxd never fetches anything from the network. */
+static enum fx_err store_logo(struct fx_req *r, const char *logo, struct fx_account *a)
+{
+    a->logo_blob[0] = 0;
+    if (strncmp(logo, LOGO_PREFIX, strlen(LOGO_PREFIX)) != 0) return FX_OK;
+    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    size_t max = 1024 * 1024, len = 0;
+    unsigned char *buf = malloc(max);
+    if (!buf) return FX_ERR_NOMEM;
+    enum fx_err e = FX_OK;
+    if (!fx_base64_decode(logo + strlen(LOGO_PREFIX), buf, max, &len) || len < 8 ||
+        memcmp(buf, png, 8) != 0)
+        e = fx_req_fail(r, FX_ERR_INVALID,
+                        "company_logo must be a base64 PNG of at most 1 MiB");
+    struct fx_blob_writer *w = NULL;
+    char sha[65];
+    if (!e) e = fx_blob_begin(r->api->store, &w);
+    if (!e) e = fx_blob_write(w, buf, len);
+    if (!e) e = fx_blob_commit(w, ".png", a->logo_blob, sha);
+    else fx_blob_abort(w);
+    free(buf);
+    return e;
 }
 
 /* Merges the object patch's keys into stored JSON text; returns new text. */
@@ -182,6 +213,8 @@ static enum fx_err apply_objects(struct fx_req *r, json_t *body, struct fx_accou
     json_t *v;
     enum fx_err e = FX_OK;
     if ((v = json_object_get(body, "account_data")) && !(e = check_account_data(r, v))) {
+        const char *logo = json_string_value(json_object_get(v, "company_logo"));
+        if (logo && (e = store_logo(r, logo, a))) return e;
         char *m = merge_stored(a->account_data, v);
         free(a->account_data);
         a->account_data = m;

@@ -285,6 +285,7 @@ static enum fx_err conversion_inputs(struct fx_req *r, struct send *s, struct fx
     fx_strlcpy(o->paper, s->who.paper[0] ? s->who.paper : c->paper, sizeof o->paper);
     fx_strlcpy(o->resolution, s->who.resolution[0] ? s->who.resolution : c->resolution,
                sizeof o->resolution);
+    fx_strlcpy(o->logo_blob, s->who.logo_blob, sizeof o->logo_blob);
     json_t *data = fx_json_parse_stored(s->who.account_data, false);
     const char *company = json_string_value(json_object_get(data, "company_name"));
     o->company = strdup(company ? company : "");

@@ -193,6 +193,15 @@ enum fx_err fx_h_preview(struct fx_req *r)
     if (!e) e = fx_json_get_int(r, body, "thumbnails", 0, MAX_THUMBS, &max_thumbs, &have);
     if (!e) e = fx_json_get_int(r, body, "width", 50, 800, &width, &have);
     if (!e) {
+        char logo[4400];
+        if (who.logo_blob[0] && !fx_blob_path(r->api->store, who.logo_blob, logo, sizeof logo))
+            cover.logo_path = logo;
+        json_t *data = fx_json_parse_stored(who.account_data, false);
+        const char *company = json_string_value(json_object_get(data, "company_name"));
+        char company_buf[256] = "";
+        if (company) fx_strlcpy(company_buf, company, sizeof company_buf);
+        json_decref(data);
+        cover.company = company_buf;
         const char *paper = who.paper[0] ? who.paper : r->api->conf->paper;
         const char *res = who.resolution[0] ? who.resolution : r->api->conf->resolution;
         struct fx_convert_job job = {.docs = docs, .n_docs = n,

@@ -199,6 +199,17 @@ char *fx_base64(const void *data, size_t len)
     return out;
 }
 
+bool fx_base64_decode(const char *text, void *out, size_t max, size_t *len)
+{
+    sodium_once();
+    const char *end = NULL;
+    size_t n = strlen(text);
+    if (sodium_base642bin(out, max, text, n, NULL, len, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+        return false;
+    return end == text + n;
+}
+
 bool fx_str_equal_ct(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

@@ -86,6 +86,9 @@ void fx_sha256_update(struct fx_sha256 *h, const void *data, size_t len);
 void fx_sha256_final_hex(struct fx_sha256 *h, char out[65]);
 /* Standard base64 (with padding) of data; new string (free()), NULL on OOM. */
 char *fx_base64(const void *data, size_t len);
+/* Decodes standard base64 (padding optional, no whitespace) into out[max]; false when the
+ * text is not base64 or does not fit. *len gets the decoded size. */
+bool fx_base64_decode(const char *text, void *out, size_t max, size_t *len);
 /* Constant-time comparison of two equal-length strings. */
 bool fx_str_equal_ct(const char *a, const char *b);
 

@@ -88,6 +88,12 @@ struct fx_lines;
 enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out);
 void fx_lines_free(struct fx_lines *l);
 
+/* faxd is stopping: calls in progress hang up now (their attempts end as dropped calls
+ * and follow the retry policy) and new calls are refused. Thread-safe. */
+void fx_lines_stop(struct fx_lines *l);
+/* True once fx_lines_stop was called. */
+bool fx_lines_stopping(const struct fx_lines *l);
+
 /* Places a call and runs it to its end on this thread. FX_OK with *out filled whatever
  * the outcome; an fx_err only when faxd itself failed (file, memory). */
 enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx_call_result *out);

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+
 #include "line/line.h"
 
 static const char *const call_end_names[FX_CALL__COUNT] = {
@@ -78,6 +80,7 @@ const struct fx_sandbox_row fx_sandbox_rows[] = {
 
 struct fx_lines {
     struct fx_lines_cfg cfg;
+    atomic_bool stopping;
     char sandbox_prefix[32];
     char work_dir[4096];
 };
@@ -99,6 +102,16 @@ enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out)
     }
     *out = l;
     return FX_OK;
+}
+
+void fx_lines_stop(struct fx_lines *l)
+{
+    if (l) atomic_store(&l->stopping, true);
+}
+
+bool fx_lines_stopping(const struct fx_lines *l)
+{
+    return l && atomic_load(&((struct fx_lines *)l)->stopping);
 }
 
 void fx_lines_free(struct fx_lines *l)
@@ -199,6 +212,11 @@ static void run(struct call *c)
             fx_fax_hangup(c->a.s);
             if (c->b.s) fx_fax_hangup(c->b.s);
         }
+        if (atomic_load(&c->l->stopping) && !hung) { /* faxd is stopping: hang up */
+            hung = true;
+            fx_fax_hangup(c->a.s);
+            if (c->b.s) fx_fax_hangup(c->b.s);
+        }
         if (c->samples > limit) { /* a fax engine that never ends: faxd ends it */
             fx_fax_hangup(c->a.s);
             if (c->b.s) fx_fax_hangup(c->b.s);
@@ -284,6 +302,11 @@ enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx
     bool sb = is_sandbox(l, d->to, &row);
     bool local = !sb && l->cfg.is_local && l->cfg.is_local(d->to, l->cfg.arg);
     fx_strlcpy(out->line, sb ? "sandbox" : "loopback", sizeof out->line);
+    if (atomic_load(&l->stopping)) {
+        out->end = FX_CALL_CONGESTION;
+        snprintf(out->detail, sizeof out->detail, "faxd is stopping");
+        return FX_OK;
+    }
     if (!sb && !local) {
         out->end = FX_CALL_NO_ROUTE;
         snprintf(out->detail, sizeof out->detail, "no line reaches %s", d->to);

@@ -199,9 +199,13 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     fill_attempt(j, &r, &o, started, &a);
     fx_info("queue attempt ended %s status=%s call=%s t30=%d pages=%d", tag, o.status,
             a.call_end, a.t30_code, o.pages);
-    if (o.retry && j->attempt < j->retry_count + 1) {
+    if (fx_lines_stopping(q->lines) && strcmp(o.status, "success") != 0) {
+        /* faxd hung up to stop: keep the progress, do not charge the attempt, and let
+         * the next start dial again at once. */
+        e = fx_store_dest_retry(q->store, j, w->owner, &a, o.pages, 0, true);
+    } else if (o.retry && j->attempt < j->retry_count + 1) {
         int64_t next = fx_clock_now() + (int64_t)j->retry_delay * 60;
-        e = fx_store_dest_retry(q->store, j, w->owner, &a, o.pages, next);
+        e = fx_store_dest_retry(q->store, j, w->owner, &a, o.pages, next, false);
     } else {
         e = finish(q, w, j, &ob, &a, &o, &r);
     }

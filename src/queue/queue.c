@@ -137,9 +137,12 @@ static void convert_record(struct worker_ctx *w, struct fx_outbox *o)
         d.v[i].name = d.names[i];
     }
     bool has_cover = o->cover_page && o->cover_page[0];
+    char logo[4400];
+    bool has_logo = o->logo_blob[0] && !fx_blob_path(q->store, o->logo_blob, logo, sizeof logo);
     struct fx_cover cover = {.name_to = o->cover_to, .name_from = o->cover_from,
                              .subject = o->cover_subject, .message = o->cover_message,
                              .flags = (unsigned)o->cover_flags, .company = o->company,
+                             .logo_path = has_logo ? logo : NULL,
                              .from_number = strcmp(o->src, "no_number") ? o->src : "",
                              .to_numbers = nb.text, .date = o->submit_time};
     struct fx_convert_job job = {.docs = d.v, .n_docs = d.n, .cover = has_cover ? &cover : NULL,
@@ -209,7 +212,7 @@ enum fx_err fx_queue_preview(struct fx_queue *q, const struct fx_convert_job *jo
         p->cover.company = keep(p, c->company);
         p->cover.from_number = keep(p, c->from_number);
         p->cover.to_numbers = keep(p, c->to_numbers);
-        p->cover.logo_path = NULL;
+        p->cover.logo_path = keep(p, c->logo_path);
         p->job.cover = &p->cover;
     }
     p->cb = cb;
@@ -414,6 +417,7 @@ void fx_queue_stop(struct fx_queue *q)
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->mu);
     if (was) return;
+    fx_lines_stop(q->lines); /* calls in progress hang up instead of running to their end */
     for (int i = 0; q->workers && i < q->n_workers; i++) {
         if (q->workers[i].started) pthread_join(q->workers[i].thread, NULL);
         q->workers[i].started = false;

@@ -234,7 +234,8 @@ const char *fx_store_data_dir(struct fx_store *s)
 
 #define ACCOUNT_COLS                                                                       \
     "uid, account_type, status, email, name, lastname, phone, profile_image, admin_uid, "  \
-    "role, quota, credit, account_data, settings, notifications, created, paper, resolution"
+    "role, quota, credit, account_data, settings, notifications, created, paper, resolution, " \
+    "logo_blob"
 
 void fx_store_account_clear(struct fx_account *a)
 {
@@ -266,6 +267,7 @@ static void account_read(struct q *q, struct fx_account *a)
     a->created = qi(q, 15);
     CP(a->paper, qt(q, 16));
     CP(a->resolution, qt(q, 17));
+    CP(a->logo_blob, qt(q, 18));
 }
 
 enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a)
@@ -275,12 +277,12 @@ enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a)
     if (!a->status[0]) CP(a->status, "active");
     return q_run(s, NULL,
                  "INSERT INTO accounts (" ACCOUNT_COLS ") VALUES "
-                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "ttttttttttiitttitt", a->uid, a->account_type, a->status, a->email, a->name,
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ttttttttttiitttittt", a->uid, a->account_type, a->status, a->email, a->name,
                  a->lastname, a->phone, a->profile_image, a->admin_uid, a->role, a->quota,
                  a->credit, a->account_data ? a->account_data : "{}",
                  a->settings ? a->settings : "{}", a->notifications ? a->notifications : "",
-                 a->created, a->paper, a->resolution);
+                 a->created, a->paper, a->resolution, a->logo_blob);
 }
 
 enum fx_err fx_store_account_get(struct fx_store *s, const char *uid, struct fx_account *out)
@@ -302,11 +304,11 @@ enum fx_err fx_store_account_update(struct fx_store *s, const struct fx_account 
         s, &n,
         "UPDATE accounts SET status = ?, email = ?, name = ?, lastname = ?, phone = ?, "
         "profile_image = ?, role = ?, quota = ?, account_data = ?, settings = ?, "
-        "notifications = ?, paper = ?, resolution = ? WHERE uid = ?",
-        "tttttttitttttt", a->status, a->email, a->name, a->lastname, a->phone, a->profile_image,
+        "notifications = ?, paper = ?, resolution = ?, logo_blob = ? WHERE uid = ?",
+        "tttttttittttttt", a->status, a->email, a->name, a->lastname, a->phone, a->profile_image,
         a->role, a->quota, a->account_data ? a->account_data : "{}",
         a->settings ? a->settings : "{}", a->notifications ? a->notifications : "", a->paper,
-        a->resolution, a->uid);
+        a->resolution, a->logo_blob, a->uid);
     return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
 }
 
@@ -407,7 +409,8 @@ enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_
                             "SELECT a.uid, a.account_type, a.status, a.email, a.name, "
                             "a.lastname, a.phone, a.profile_image, a.admin_uid, a.role, a.quota, "
                             "a.credit, a.account_data, a.settings, a.notifications, a.created, "
-                            "a.paper, a.resolution, t.id, t.scopes, t.name, t.created "
+                            "a.paper, a.resolution, a.logo_blob, t.id, t.scopes, t.name, "
+                            "t.created "
                             "FROM tokens t JOIN accounts a ON a.uid = t.uid "
                             "WHERE t.hash = ? AND t.revoked = 0",
                             "t", hash);
@@ -416,12 +419,12 @@ enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_
     if (rc == FX_DB_ROW) {
         account_read(&q, acct);
         memset(tok, 0, sizeof *tok);
-        CP(tok->id, qt(&q, 18));
+        CP(tok->id, qt(&q, 19));
         CP(tok->uid, acct->uid);
         CP(tok->hash, hash);
-        tok->scopes = (int)qi(&q, 19);
-        CP(tok->name, qt(&q, 20));
-        tok->created = qi(&q, 21);
+        tok->scopes = (int)qi(&q, 20);
+        CP(tok->name, qt(&q, 21));
+        tok->created = qi(&q, 22);
     }
     q_end(&q);
     return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
@@ -635,7 +638,7 @@ enum fx_err fx_store_upload_expire(struct fx_store *s, int64_t before, int *remo
     "retry_delay, send_time, submit_time, status_time, status_changes, file_changes, "     \
     "page_count, ip, initiated_from, cover_page, should_enhance, comment_text, paper, "      \
     "resolution, cover_to, cover_from, cover_subject, cover_message, cover_flags, company, " \
-    "doc_blob, lease_owner, lease_until"
+    "doc_blob, lease_owner, lease_until, logo_blob"
 
 void fx_store_outbox_clear(struct fx_outbox *o)
 {
@@ -693,6 +696,7 @@ static void outbox_read(struct q *q, struct fx_outbox *o)
     CP(o->doc_blob, qt(q, 30));
     CP(o->lease_owner, qt(q, 31));
     o->lease_until = qi(q, 32);
+    CP(o->logo_blob, qt(q, 33));
 }
 
 static const char *nz(const char *s, const char *dflt)
@@ -705,8 +709,8 @@ static enum fx_err outbox_insert(struct fx_store *s, const struct fx_outbox *o)
     return q_run(s, NULL,
                  "INSERT INTO outbox (" OUTBOX_COLS ") VALUES "
                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                 "?, ?, ?, ?, ?, ?, ?)",
-                 "tttttttttnniiittntttntttttttnttti", o->id, o->uid, o->status, o->src, o->designated_src,
+                 "?, ?, ?, ?, ?, ?, ?, ?)",
+                 "tttttttttnniiittntttntttttttntttit", o->id, o->uid, o->status, o->src, o->designated_src,
                  nz(o->dests, "[]"), nz(o->files, "[]"), nz(o->comment, "{}"),
                  nz(o->options, "{}"), o->retry_count, o->retry_delay, o->send_time,
                  o->submit_time, o->status_time, nz(o->status_changes, "[]"),
@@ -715,7 +719,7 @@ static enum fx_err outbox_insert(struct fx_store *s, const struct fx_outbox *o)
                  o->paper[0] ? o->paper : "a4", o->resolution[0] ? o->resolution : "fine",
                  nz(o->cover_to, ""), nz(o->cover_from, ""), nz(o->cover_subject, ""),
                  nz(o->cover_message, ""), o->cover_flags, nz(o->company, ""), o->doc_blob,
-                 o->lease_owner, o->lease_until);
+                 o->lease_owner, o->lease_until, o->logo_blob);
 }
 
 enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
@@ -1348,7 +1352,7 @@ static enum fx_err attempt_insert(struct fx_store *s, const struct fx_attempt *a
 
 enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *job,
                                 const char *owner, const struct fx_attempt *a, int pages_done,
-                                int64_t next_at)
+                                int64_t next_at, bool refund)
 {
     enum fx_err e = tx_begin(s);
     if (e) return e;
@@ -1357,8 +1361,8 @@ enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *jo
     if (!e)
         e = q_run(s, NULL,
                   "UPDATE outbox_dests SET lease_owner = '', lease_until = 0, next_at = ?, "
-                  "pages_done = ? WHERE fax_id = ?",
-                  "int", next_at, pages_done, job->dest.fax_id);
+                  "pages_done = ?, attempts = attempts - ? WHERE fax_id = ?",
+                  "innt", next_at, pages_done, refund ? 1 : 0, job->dest.fax_id);
     return tx_end(s, e);
 }
 

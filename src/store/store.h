@@ -61,6 +61,7 @@ struct fx_account {
     char *notifications; /* JSON object text or "" when never set */
     char paper[8];       /* "a4" | "letter" | "" (the configured default) */
     char resolution[8];  /* "fine" | "normal" | "" (the configured default) */
+    char logo_blob[96];  /* the company logo (PNG) for cover pages, or "" */
 };
 void fx_store_account_clear(struct fx_account *a);
 /* Inserts a (uid is generated when empty; written back into a->uid). */
@@ -173,6 +174,7 @@ struct fx_outbox {
     char *cover_to, *cover_from, *cover_subject, *cover_message; /* "" = none */
     int cover_flags;      /* FX_COVER_* bits of convert.h */
     char *company;
+    char logo_blob[96];   /* the company logo for the cover page, or "" */
     /* Conversion state. */
     char doc_blob[96];    /* the fax TIFF once converted, else "" */
     char lease_owner[FX_UID_SIZE];
@@ -317,10 +319,11 @@ struct fx_attempt {
 enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t now,
                                 int64_t lease_s, struct fx_send_job *out);
 /* Records attempt a of job and schedules the next attempt at next_at, resuming after
- * pages_done confirmed pages; releases the lease. */
+ * pages_done confirmed pages; releases the lease. refund: the attempt does not count
+ * against the retry policy (faxd itself ended it, e.g. to stop). */
 enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *job,
                                 const char *owner, const struct fx_attempt *a, int pages_done,
-                                int64_t next_at);
+                                int64_t next_at, bool refund);
 /* Records the final attempt a of job and writes the destination's fax record (f, whose
  * id is the fax id); removes the outbox record (and its document blob) when this was
  * its last pending destination. FX_ERR_NOT_FOUND when the lease was lost. */

@@ -201,6 +201,44 @@ class RealtimeFlowTest(FaxFlowTest):
         # Paced like a real line: T.30 set-up and one page cannot take under ~15 s.
         self.assertGreater(time.monotonic() - start, 15)
 
+    def test_a_fax_being_sent_can_no_longer_change(self):
+        acct = self.new_account(number=True)
+        tok = acct["token"]
+        self.send_doc(acct, [acct["number"]], name=self.DOC)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            recs = self.assertJson(self.req("GET", "/accounts/self/outbox", token=tok),
+                                   200, "OutboxList")["records"]
+            if recs and recs[0]["status"] == "sending":
+                break
+            time.sleep(0.2)
+        self.assertEqual(recs[0]["status"], "sending")
+        oid = recs[0]["id"]
+        self.assertError(self.req("PUT", "/accounts/self/outbox/" + oid, token=tok,
+                                  body={"comment": "too late"}), 409, "conflict")
+        self.assertError(self.req("DELETE", "/accounts/self/outbox/" + oid, token=tok),
+                         409, "conflict")
+        rec = self.assertJson(self.req("GET", "/accounts/self/outbox/" + oid, token=tok),
+                              200, "Outbox")
+        self.assertNotEqual(rec["comment"]["text"], "too late")
+        fax_id = self.faxd.db().execute("SELECT fax_id FROM outbox_dests WHERE outbox_id = ?",
+                                        (oid,)).fetchone()[0]
+
+        # Stopping faxd mid-call hangs up at once (no waiting for the call to end), keeps
+        # the fax, and does not charge the interrupted attempt: after the restart it is
+        # dialled again and arrives, although the fax allows no retry.
+        start = time.monotonic()
+        self.faxd.stop()
+        self.assertLess(time.monotonic() - start, 10)
+        self.faxd.extra_env["FAXD_LINE_LOOPBACK_SPEED"] = "accelerated"
+        self.faxd.start()
+        fax = self.wait_fax(tok, fax_id)
+        self.assertEqual(fax["status"], "success", fax)
+        self.assertEqual(fax["max_retry"], 0)
+        self.faxd.stop()
+        self.faxd.extra_env["FAXD_LINE_LOOPBACK_SPEED"] = "realtime"
+        self.faxd.start()
+
 
 if __name__ == "__main__":
     main()
