@@ -167,6 +167,40 @@ class FaxFlowTest(FaxdTestCase):
         pages_each = [p for _, p in self.attempts(rec["id"])]
         self.assertEqual(pages_each, [1, 1, 1, 1])
 
+    def test_retry_waits_for_its_delay(self):
+        """delay is in minutes: the second attempt waits for it (the clock is moved with
+        FAXD_TEST_CLOCK_OFFSET across a restart, as faxd reads all time through it)."""
+        acct = self.new_account(number=True)
+        tok = acct["token"]
+        ids = self.send_doc(acct, ["+15550000002"], name="letter_a4.pdf",
+                            retry={"count": 1, "delay": 2})
+        fax_id = ids["+15550000002"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self.attempts(fax_id):
+            time.sleep(0.1)
+        time.sleep(2)  # ample time for a second attempt, were it not waiting
+        self.assertEqual(self.attempts(fax_id), [("failed_user_busy", 0)])
+        self.assertEqual(self.req("GET", "/accounts/self/faxes/" + fax_id, token=tok).status, 404)
+        try:
+            self.faxd.stop()
+            self.faxd.extra_env["FAXD_TEST_CLOCK_OFFSET"] = "121"
+            self.faxd.start()
+            rec = self.wait_fax(tok, fax_id)
+        finally:
+            self.faxd.stop()
+            self.faxd.extra_env.pop("FAXD_TEST_CLOCK_OFFSET", None)
+            self.faxd.start()
+        self.assertEqual(rec["status"], "failed_user_busy")
+        self.assertEqual((rec["max_retry"], rec["retry_delay"]), (1, 2))
+        c = self.faxd.db()
+        try:
+            starts = [r[0] for r in c.execute("SELECT started FROM attempts WHERE fax_id = ? "
+                                              "ORDER BY started", (fax_id,))]
+        finally:
+            c.close()
+        self.assertEqual(len(starts), 2)
+        self.assertGreaterEqual(starts[1] - starts[0], 120)
+
     def attempts(self, fax_id):
         c = self.faxd.db()
         try:
@@ -184,6 +218,7 @@ class T38FlowTest(FaxFlowTest):
 
     test_sandbox_numbers = None
     test_retries_and_resume = None
+    test_retry_waits_for_its_delay = None
 
 
 class RealtimeFlowTest(FaxFlowTest):
@@ -194,6 +229,7 @@ class RealtimeFlowTest(FaxFlowTest):
 
     test_sandbox_numbers = None
     test_retries_and_resume = None
+    test_retry_waits_for_its_delay = None
 
     def test_send_to_own_number_arrives_with_the_same_pages(self):
         start = time.monotonic()
