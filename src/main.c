@@ -1,5 +1,6 @@
 /* faxd: the fax server process. Loads the configuration, opens the store (applying
- * migrations), starts the API and runs the housekeeping tick until SIGTERM/SIGINT.
+ * migrations), starts the queue, the webhook notifier and the API, and runs the
+ * housekeeping tick until SIGTERM/SIGINT.
  * Signals are blocked in every thread and taken with sigtimedwait here, so no
  * handler ever runs inside library code. */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "api/api.h"
 #include "conf/conf.h"
 #include "core/core.h"
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -91,6 +93,7 @@ static int run(const struct fx_conf *conf)
     struct fx_store *store = NULL;
     struct fx_api *api = NULL;
     struct fx_queue *queue = NULL;
+    struct fx_notify *notify = NULL;
     enum fx_err e = fx_store_open(&scfg, &store);
     if (e) {
         fprintf(stderr, "faxd: cannot open the store in %s (%s)\n", conf->data_dir,
@@ -102,9 +105,17 @@ static int run(const struct fx_conf *conf)
         fx_store_close(store);
         return 1;
     }
+    if ((e = fx_notify_start(conf, store, &notify))) {
+        fprintf(stderr, "faxd: cannot start the webhook notifier (%s)\n", fx_err_code(e));
+        fx_queue_stop(queue);
+        fx_queue_free(queue);
+        fx_store_close(store);
+        return 1;
+    }
     if ((e = fx_api_start(conf, store, queue, &api))) {
         fprintf(stderr, "faxd: cannot listen on %s:%lld\n", conf->http_address,
                 (long long)conf->http_port);
+        fx_notify_stop(notify);
         fx_queue_free(queue);
         fx_store_close(store);
         return 1;
@@ -124,6 +135,7 @@ static int run(const struct fx_conf *conf)
      * the HTTP server goes; the queue stays allocated until nothing can call it. */
     fx_queue_stop(queue);
     fx_api_stop(api);
+    fx_notify_stop(notify);
     fx_queue_free(queue);
     fx_store_close(store);
     fx_info("faxd stopped");

@@ -167,9 +167,14 @@ static int account_show(struct fx_store *s, int argc, char **argv)
 {
     const char *uid = opt(argc, argv, "--account");
     struct fx_account a;
+    char secret[FX_WEBHOOK_SECRET_SIZE];
     if (!uid || fx_store_account_get(s, uid, &a)) return fail("no such account");
+    /* The key webhook deliveries are signed with (X-Faxd-Signature); made on first use
+     * for accounts older than the webhooks. */
+    if (fx_store_account_webhook_secret(s, uid, secret)) secret[0] = '\0';
     emit("uid", "s", a.uid, "account_type", "s", a.account_type, "status", "s", a.status,
-         "email", "s", a.email, "admin_uid", "s", a.admin_uid, "credit", "i", a.credit, NULL);
+         "email", "s", a.email, "admin_uid", "s", a.admin_uid, "credit", "i", a.credit,
+         "webhook_secret", "s", secret, NULL);
     fx_store_account_clear(&a);
     return 0;
 }

@@ -161,6 +161,7 @@ enum fx_err fx_h_outbox_delete(struct fx_req *r);
 enum fx_err fx_h_hook_create(struct fx_req *r);
 enum fx_err fx_h_hooks_list(struct fx_req *r);
 enum fx_err fx_h_hook_delete(struct fx_req *r);
+enum fx_err fx_h_hook_deliveries(struct fx_req *r);
 enum fx_err fx_h_openapi(struct fx_req *r);
 enum fx_err fx_h_preview(struct fx_req *r);
 

@@ -1,5 +1,6 @@
-/* api: webhooks (W1–W3). They belong to the token's account; there is no user_id in
- * the path. Delivery (signatures, retries, target address checks) is notify/'s job. */
+/* api: webhooks (W1–W3) and their delivery history (a faxd extension). They belong to
+ * the token's account; there is no user_id in the path. Delivery (signatures, retries,
+ * target address checks) is notify/'s job. */
 #include <string.h>
 
 #include "api/api_priv.h"
@@ -76,4 +77,44 @@ enum fx_err fx_h_hook_delete(struct fx_req *r)
     if (e) return e;
     e = fx_store_hook_delete(r->api->store, h.id);
     return e ? e : fx_reply_empty(r);
+}
+
+/* faxd extension: the delivery history of one of the caller's hooks, newest first. */
+#define DELIVERIES_MAX 1000
+
+static enum fx_err append_delivery(const struct fx_delivery *d, void *arg)
+{
+    char created[FX_TIME_LEN], delivered[FX_TIME_LEN] = "";
+    fx_time_format(d->created, created);
+    if (d->delivered) fx_time_format(d->delivered, delivered);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(d->id));
+    json_object_set_new(o, "fax_id", json_string(d->fax_id));
+    json_object_set_new(o, "event", json_string(d->event));
+    json_object_set_new(o, "state", json_string(d->state));
+    json_object_set_new(o, "attempts", json_integer(d->attempts));
+    json_object_set_new(o, "last_status", json_integer(d->last_status));
+    json_object_set_new(o, "last_error", json_string(d->last_error));
+    json_object_set_new(o, "created", json_string(created));
+    json_object_set_new(o, "delivered", d->delivered ? json_string(delivered) : json_null());
+    return json_array_append_new(arg, o) ? FX_ERR_NOMEM : FX_OK;
+}
+
+enum fx_err fx_h_hook_deliveries(struct fx_req *r)
+{
+    struct fx_hook h;
+    enum fx_err e = fx_id_valid(r->params[0]) ? fx_store_hook_get(r->api->store, r->params[0], &h)
+                                              : FX_ERR_NOT_FOUND;
+    if (e == FX_OK && strcmp(h.uid, r->caller.uid) != 0) e = FX_ERR_NOT_FOUND;
+    if (e == FX_ERR_NOT_FOUND) return fx_req_fail(r, e, "No such webhook");
+    if (e) return e;
+    json_t *arr = json_array();
+    e = fx_store_delivery_list(r->api->store, h.id, DELIVERIES_MAX, append_delivery, arr);
+    if (e) {
+        json_decref(arr);
+        return e;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "data", arr);
+    return fx_reply_json(r, 200, o);
 }

@@ -34,6 +34,7 @@ const struct fx_route fx_routes[] = {
     {"POST", "/hooks", fx_h_hook_create, 0},
     {"GET", "/hooks", fx_h_hooks_list, 0},
     {"DELETE", "/hooks/{hook_id}", fx_h_hook_delete, 0},
+    {"GET", "/hooks/{hook_id}/deliveries", fx_h_hook_deliveries, 0},
     {"GET", "/openapi.json", fx_h_openapi, 0},
     {NULL, NULL, NULL, 0},
 };

@@ -188,6 +188,11 @@ static const struct conf_option options[] = {
             "Seconds without media after which a fax call is ended."),
     OPT_INT("line.max_call", line_max_call, "3600", 60, 86400,
             "Seconds after which any fax call is ended."),
+
+    OPT_STR("webhook.allow_private", webhook_allow_private, "off", on_off, NULL,
+            "Allow webhook targets on loopback, private, link-local or CGNAT addresses: on or off."),
+    OPT_INT("webhook.retry_base", webhook_retry_base, "30", 1, 3600,
+            "Seconds before a failed webhook delivery is retried; doubles each time, up to 1 h."),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -190,6 +190,17 @@ void fx_sha256_hex(const void *data, size_t len, char out[65])
     fx_sha256_final_hex(&h, out);
 }
 
+void fx_hmac_sha256_hex(const char *key, const void *data, size_t len, char out[65])
+{
+    sodium_once();
+    crypto_auth_hmacsha256_state st;
+    unsigned char d[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
+    crypto_auth_hmacsha256_update(&st, data, len);
+    crypto_auth_hmacsha256_final(&st, d);
+    sodium_bin2hex(out, 65, d, sizeof d);
+}
+
 char *fx_base64(const void *data, size_t len)
 {
     sodium_once();

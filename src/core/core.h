@@ -77,6 +77,8 @@ bool fx_id_valid(const char *s);
 /* ---- hashing -------------------------------------------------------------- */
 /* out[65] = lower-case hex SHA-256 of data. */
 void fx_sha256_hex(const void *data, size_t len, char out[65]);
+/* HMAC-SHA-256 of data under key (its bytes as given), in lower-case hex. */
+void fx_hmac_sha256_hex(const char *key, const void *data, size_t len, char out[65]);
 /* Streaming SHA-256: state is opaque storage big enough for the implementation. */
 struct fx_sha256 {
     unsigned char opaque[128] __attribute__((aligned(16)));

@@ -270,19 +270,23 @@ static void account_read(struct q *q, struct fx_account *a)
     CP(a->logo_blob, qt(q, 18));
 }
 
+static void new_webhook_secret(char out[FX_WEBHOOK_SECRET_SIZE]); /* webhook deliveries */
+
 enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a)
 {
     if (!a->uid[0]) fx_id_new(a->uid);
     if (!a->created) a->created = fx_clock_now();
     if (!a->status[0]) CP(a->status, "active");
+    char secret[FX_WEBHOOK_SECRET_SIZE];
+    new_webhook_secret(secret);
     return q_run(s, NULL,
-                 "INSERT INTO accounts (" ACCOUNT_COLS ") VALUES "
-                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "ttttttttttiitttittt", a->uid, a->account_type, a->status, a->email, a->name,
+                 "INSERT INTO accounts (" ACCOUNT_COLS ", webhook_secret) VALUES "
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ttttttttttiitttitttt", a->uid, a->account_type, a->status, a->email, a->name,
                  a->lastname, a->phone, a->profile_image, a->admin_uid, a->role, a->quota,
                  a->credit, a->account_data ? a->account_data : "{}",
                  a->settings ? a->settings : "{}", a->notifications ? a->notifications : "",
-                 a->created, a->paper, a->resolution, a->logo_blob);
+                 a->created, a->paper, a->resolution, a->logo_blob, secret);
 }
 
 enum fx_err fx_store_account_get(struct fx_store *s, const char *uid, struct fx_account *out)
@@ -722,6 +726,9 @@ static enum fx_err outbox_insert(struct fx_store *s, const struct fx_outbox *o)
                  o->lease_owner, o->lease_until, o->logo_blob);
 }
 
+/* Inserts a final fax record and its webhook deliveries (see "webhook deliveries"). */
+static enum fx_err fax_create_notify(struct fx_store *s, const struct fx_fax *f);
+
 enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
                                    const char *const *files, int n_files,
                                    const struct fx_dest *dests, int n_dests,
@@ -743,7 +750,7 @@ enum fx_err fx_store_outbox_create(struct fx_store *s, struct fx_outbox *o,
                   "VALUES (?, ?, ?, ?, ?, 'pending')",
                   "ttntt", dests[i].fax_id, o->id, i, dests[i].raw, dests[i].number);
     }
-    for (int i = 0; !e && i < n_finals; i++) e = fx_store_fax_create(s, &finals[i]);
+    for (int i = 0; !e && i < n_finals; i++) e = fax_create_notify(s, &finals[i]);
     return tx_end(s, e);
 }
 
@@ -1031,7 +1038,7 @@ enum fx_err fx_store_outbox_fail_all(struct fx_store *s, const char *id, const c
         while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
             struct fx_fax f;
             fax_from_outbox(&o, qt(&q, 0), qt(&q, 1), status, description, now, &f);
-            e = fx_store_fax_create(s, &f);
+            e = fax_create_notify(s, &f);
             written += !e;
         }
         if (!e && rc < 0) e = (enum fx_err)-rc;
@@ -1243,8 +1250,17 @@ enum fx_err fx_store_hook_list(struct fx_store *s, const char *uid, const char *
 enum fx_err fx_store_hook_delete(struct fx_store *s, const char *id)
 {
     int64_t n = 0;
-    enum fx_err e = q_run(s, &n, "DELETE FROM hooks WHERE id = ?", "t", id);
-    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = q_run(s, &n, "DELETE FROM hooks WHERE id = ?", "t", id);
+    if (!e && !n) e = FX_ERR_NOT_FOUND;
+    /* Its pending deliveries end here (webhook deliveries). */
+    if (!e)
+        e = q_run(s, NULL,
+                  "UPDATE deliveries SET state = 'failed', last_error = 'hook deleted' "
+                  "WHERE hook_id = ? AND state = 'pending'",
+                  "t", id);
+    return tx_end(s, e);
 }
 
 /* ---- sending ---- */
@@ -1374,7 +1390,7 @@ enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *j
     if (e) return e;
     e = check_dest_lease(s, job->dest.fax_id, owner);
     if (!e) e = attempt_insert(s, a);
-    if (!e) e = fx_store_fax_create(s, f);
+    if (!e) e = fax_create_notify(s, f);
     if (!e)
         e = q_run(s, NULL, "UPDATE outbox_dests SET state = 'done', lease_owner = '' "
                            "WHERE fax_id = ?",
@@ -1407,7 +1423,7 @@ enum fx_err fx_store_fax_received(struct fx_store *s, const struct fx_attempt *a
     enum fx_err e = tx_begin(s);
     if (e) return e;
     e = attempt_insert(s, a);
-    if (!e) e = fx_store_fax_create(s, f);
+    if (!e) e = fax_create_notify(s, f);
     return tx_end(s, e);
 }
 
@@ -1444,6 +1460,165 @@ enum fx_err fx_store_attempt_list(struct fx_store *s, const char *fax_id, fx_sto
         CP(a.transport, qt(&q, 15));
         CP(a.remote_ident, qt(&q, 16));
         e = cb(&a, arg);
+    }
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+/* ---- webhook deliveries ----
+ * Written by fax_create_notify inside the transaction of the fax record they announce;
+ * claimed and updated by notify/. */
+
+static void new_webhook_secret(char out[FX_WEBHOOK_SECRET_SIZE])
+{
+    unsigned char raw[32];
+    fx_random_bytes(raw, sizeof raw);
+    strcpy(out, "whsec_");
+    for (size_t i = 0; i < sizeof raw; i++) snprintf(out + 6 + 2 * i, 3, "%02x", raw[i]);
+}
+
+enum fx_err fx_store_account_webhook_secret(struct fx_store *s, const char *uid,
+                                            char out[FX_WEBHOOK_SECRET_SIZE])
+{
+    for (int round = 0; round < 2; round++) {
+        struct q q;
+        enum fx_err e = q_start(s, &q, "SELECT webhook_secret FROM accounts WHERE uid = ?",
+                                "t", uid);
+        if (e) return e;
+        int rc = q_step(&q);
+        if (rc == FX_DB_ROW) fx_strlcpy(out, qt(&q, 0), FX_WEBHOOK_SECRET_SIZE);
+        q_end(&q);
+        if (rc == FX_DB_DONE) return FX_ERR_NOT_FOUND;
+        if (rc < 0) return (enum fx_err)-rc;
+        if (out[0]) return FX_OK;
+        /* Lazily for older accounts; the WHERE keeps a concurrent writer's secret. */
+        char fresh[FX_WEBHOOK_SECRET_SIZE];
+        new_webhook_secret(fresh);
+        if ((e = q_run(s, NULL,
+                       "UPDATE accounts SET webhook_secret = ? WHERE uid = ? AND "
+                       "webhook_secret = ''",
+                       "tt", fresh, uid)))
+            return e;
+    }
+    return FX_ERR_INTERNAL;
+}
+
+struct delivery_add {
+    struct fx_store *s;
+    const struct fx_fax *f;
+    int64_t now;
+};
+
+static enum fx_err delivery_add(const struct fx_hook *h, void *arg)
+{
+    struct delivery_add *d = arg;
+    char id[FX_UID_SIZE];
+    fx_id_new(id);
+    return q_run(d->s, NULL,
+                 "INSERT INTO deliveries (id, hook_id, uid, fax_id, event, target, next_at, "
+                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ttttttii", id, h->id, h->uid, d->f->id, h->event, h->target, d->now, d->now);
+}
+
+static enum fx_err fax_create_notify(struct fx_store *s, const struct fx_fax *f)
+{
+    enum fx_err e = fx_store_fax_create(s, f);
+    if (e) return e;
+    const char *event = !strcmp(f->direction, "outgoing") ? "fax_sent"
+                        : f->is_spam                     ? NULL /* spam raises nothing */
+                                                         : "fax_received";
+    if (!event) return FX_OK;
+    struct delivery_add d = {s, f, fx_clock_now()};
+    /* Inserting while the hook SELECT is open is fine: same connection and transaction,
+     * other statements. */
+    return fx_store_hook_list(s, f->owner_id, event, delivery_add, &d);
+}
+
+#define DELIVERY_COLS                                                                      \
+    "id, hook_id, uid, fax_id, event, target, attempts, next_at, state, last_status, "      \
+    "last_error, created, delivered"
+
+static void delivery_read(struct q *q, struct fx_delivery *d)
+{
+    memset(d, 0, sizeof *d);
+    CP(d->id, qt(q, 0));
+    CP(d->hook_id, qt(q, 1));
+    CP(d->uid, qt(q, 2));
+    CP(d->fax_id, qt(q, 3));
+    CP(d->event, qt(q, 4));
+    CP(d->target, qt(q, 5));
+    d->attempts = (int)qi(q, 6);
+    d->next_at = qi(q, 7);
+    CP(d->state, qt(q, 8));
+    d->last_status = (int)qi(q, 9);
+    CP(d->last_error, qt(q, 10));
+    d->created = qi(q, 11);
+    d->delivered = qi(q, 12);
+}
+
+enum fx_err fx_store_delivery_claim(struct fx_store *s, const char *owner, int64_t now,
+                                    int64_t lease_s, struct fx_delivery *out)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    struct fx_delivery d;
+    struct q q;
+    if (!(e = q_start(s, &q,
+                      "SELECT " DELIVERY_COLS " FROM deliveries WHERE state = 'pending' AND "
+                      "next_at <= ? AND lease_until < ? ORDER BY next_at, created, id LIMIT 1",
+                      "ii", now, now))) {
+        int rc = q_step(&q);
+        if (rc == FX_DB_ROW) delivery_read(&q, &d);
+        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        q_end(&q);
+    }
+    if (!e)
+        e = q_run(s, NULL,
+                  "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?", "tit",
+                  owner, now + lease_s, d.id);
+    if ((e = tx_end(s, e))) return e;
+    *out = d;
+    return FX_OK;
+}
+
+enum fx_err fx_store_delivery_attempted(struct fx_store *s, const char *id, const char *owner,
+                                        const char *state, int http_status, const char *error,
+                                        int64_t now, int64_t next_at)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n,
+                          "UPDATE deliveries SET attempts = attempts + 1, state = ?, "
+                          "last_status = ?, last_error = ?, next_at = ?, "
+                          "delivered = CASE WHEN ? = 'done' THEN ? ELSE delivered END, "
+                          "lease_owner = '', lease_until = 0 "
+                          "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                          "tntititt", state, http_status, error ? error : "", next_at, state,
+                          now, id, owner);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_delivery_release_leases(struct fx_store *s)
+{
+    return q_run(s, NULL,
+                 "UPDATE deliveries SET lease_until = 0, lease_owner = '' WHERE "
+                 "lease_owner <> ''",
+                 NULL);
+}
+
+enum fx_err fx_store_delivery_list(struct fx_store *s, const char *hook_id, int limit,
+                                   fx_store_delivery_cb cb, void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT " DELIVERY_COLS " FROM deliveries WHERE hook_id = ? "
+                            "ORDER BY created DESC, id DESC LIMIT ?",
+                            "tn", hook_id, limit);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) {
+        struct fx_delivery d;
+        delivery_read(&q, &d);
+        e = cb(&d, arg);
     }
     q_end(&q);
     return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;

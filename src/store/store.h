@@ -375,7 +375,52 @@ enum fx_err fx_store_hook_get(struct fx_store *s, const char *id, struct fx_hook
 typedef enum fx_err (*fx_store_hook_cb)(const struct fx_hook *h, void *arg);
 enum fx_err fx_store_hook_list(struct fx_store *s, const char *uid, const char *event,
                                fx_store_hook_cb cb, void *arg);
+/* Also ends the hook's pending deliveries (failed, "hook deleted"). */
 enum fx_err fx_store_hook_delete(struct fx_store *s, const char *id);
+
+/* ---- webhook deliveries (notify/) ----
+ * A delivery is written in the same transaction as the final fax record that causes it:
+ * one per hook of the record's owner whose event matches (outgoing records → fax_sent,
+ * incoming non-spam records → fax_received). The store keeps ids only; notify builds
+ * the payload from the fax record when it sends. */
+#define FX_WEBHOOK_SECRET_SIZE 72 /* "whsec_" + 64 hex + NUL, with room */
+struct fx_delivery {
+    char id[FX_UID_SIZE];
+    char hook_id[FX_UID_SIZE];
+    char uid[FX_UID_SIZE];
+    char fax_id[FX_UID_SIZE];
+    char event[16];     /* fax_sent | fax_received */
+    char target[2048];  /* the hook's target when the event happened */
+    int attempts;       /* attempts made (finished) */
+    int64_t next_at;    /* when the next attempt is due */
+    char state[12];     /* pending | done | failed */
+    int last_status;    /* HTTP status of the last attempt, 0 = no answer */
+    char last_error[256];
+    int64_t created;
+    int64_t delivered;  /* 0 = not delivered */
+};
+/* The account's webhook signing secret into out, generating and storing it when the
+ * account has none yet (accounts created before schema 6). FX_ERR_NOT_FOUND when the
+ * account does not exist. */
+enum fx_err fx_store_account_webhook_secret(struct fx_store *s, const char *uid,
+                                            char out[FX_WEBHOOK_SECRET_SIZE]);
+/* Claims the oldest due pending delivery (next_at <= now, no live lease) for owner until
+ * now + lease_s. FX_ERR_NOT_FOUND when none is due. */
+enum fx_err fx_store_delivery_claim(struct fx_store *s, const char *owner, int64_t now,
+                                    int64_t lease_s, struct fx_delivery *out);
+/* Records one finished attempt of a claimed delivery and releases its lease: state is
+ * "done" (delivered at now), "pending" (retry at next_at) or "failed" (given up).
+ * http_status 0 = no HTTP answer; error (may be NULL) explains a failure.
+ * FX_ERR_NOT_FOUND when owner no longer holds the lease. */
+enum fx_err fx_store_delivery_attempted(struct fx_store *s, const char *id, const char *owner,
+                                        const char *state, int http_status, const char *error,
+                                        int64_t now, int64_t next_at);
+/* Releases every delivery lease (at start-up: they belong to a dead process). */
+enum fx_err fx_store_delivery_release_leases(struct fx_store *s);
+typedef enum fx_err (*fx_store_delivery_cb)(const struct fx_delivery *d, void *arg);
+/* The deliveries of a hook, newest first, at most limit. */
+enum fx_err fx_store_delivery_list(struct fx_store *s, const char *hook_id, int limit,
+                                   fx_store_delivery_cb cb, void *arg);
 
 /* ---- blobs: documents and fax images, written durably before acknowledgement ----
  * A writer streams into a temporary file in blobs/tmp; commit fsyncs it, renames it

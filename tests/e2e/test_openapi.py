@@ -216,6 +216,7 @@ class DocumentTest(unittest.TestCase):
             ("POST", "/v3/hooks"): "createWebhook",
             ("GET", "/v3/hooks"): "getWebhooks",
             ("DELETE", "/v3/hooks/{hook_id}"): "deleteWebhook",
+            ("GET", "/v3/hooks/{hook_id}/deliveries"): "getWebhookDeliveries",
             ("GET", "/v3/openapi.json"): "getOpenApi",
             ("POST", "/v3/accounts/{user_id}/preview"): "previewFax",
         }
