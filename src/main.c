@@ -100,6 +100,8 @@ static int run(const struct fx_conf *conf)
                 fx_err_code(e));
         return 1;
     }
+    /* Once before anything is served, so a restart never shows what it should expire. */
+    housekeeping(conf, store);
     if ((e = fx_queue_start(conf, store, &queue))) {
         fprintf(stderr, "faxd: cannot start the converter workers (%s)\n", fx_err_code(e));
         fx_store_close(store);
@@ -107,7 +109,7 @@ static int run(const struct fx_conf *conf)
     }
     if ((e = fx_notify_start(conf, store, &notify))) {
         fprintf(stderr, "faxd: cannot start the webhook notifier (%s)\n", fx_err_code(e));
-        fx_queue_stop(queue);
+        fx_queue_free(queue);
         fx_queue_free(queue);
         fx_store_close(store);
         return 1;
@@ -122,7 +124,6 @@ static int run(const struct fx_conf *conf)
     }
     fx_info("faxd started data_dir=%s schema=%d", conf->data_dir,
             fx_store_schema_version(store));
-    housekeeping(conf, store);
     for (;;) {
         struct timespec ts = {.tv_sec = HOUSEKEEPING_SECONDS};
         int sig = sigtimedwait(&set, NULL, &ts);

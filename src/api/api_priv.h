@@ -66,6 +66,8 @@ struct fx_req {
     struct MHD_Response *resp;   /* the reply, once made */
     unsigned status;
     struct fx_preview_wait *preview; /* a suspended preview request (preview.c) */
+    char idem_key[256];          /* Idempotency-Key claimed by this request, or "" */
+    char *reply_text;            /* copy of the JSON answered, kept while idem_key is set */
 };
 
 /* ---- server.c ---- */
@@ -85,6 +87,11 @@ enum fx_err fx_reply_file(struct fx_req *r, const char *path, const char *conten
 /* Replies with bytes held in memory (copied). */
 enum fx_err fx_reply_bytes(struct fx_req *r, const void *data, size_t len,
                            const char *content_type, const char *filename);
+/* Idempotency-Key on a creating POST: with no key, nothing happens. Otherwise, a key seen
+ * before with the same body_sha256 replies the first answer again (*replayed = true,
+ * nothing must be created); with another body, or still in progress, it fails with 409;
+ * a new key is claimed and server.c keeps the answer when the request ends. */
+enum fx_err fx_idem_begin(struct fx_req *r, const char *body_sha256, bool *replayed);
 /* A query-string value, or NULL. */
 const char *fx_req_query(struct fx_req *r, const char *key);
 /* A request header value, or NULL. */

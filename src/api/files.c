@@ -155,8 +155,19 @@ enum fx_err fx_h_file_upload(struct fx_req *r)
     up.size = fx_blob_size(u->w);
     enum fx_err e = fx_blob_commit(u->w, "", up.blob, up.sha256);
     u->w = NULL;
-    if (!e) e = fx_store_upload_create(r->api->store, &up);
     if (e) return e;
+    /* An Idempotency-Key repeat of the same file (name and bytes) answers as the first
+     * time and keeps nothing new. */
+    char ident[512], sha[65];
+    bool replayed = false;
+    snprintf(ident, sizeof ident, "%s/%s/%s", up.sha256, up.format, up.name);
+    fx_sha256_hex(ident, strlen(ident), sha);
+    e = fx_idem_begin(r, sha, &replayed);
+    if (e || replayed) {
+        fx_blob_remove(r->api->store, up.blob);
+        return e;
+    }
+    if ((e = fx_store_upload_create(r->api->store, &up))) return e;
     fx_info("api upload stored path=%s uid=%s size=%lld", up.path, up.uid, (long long)up.size);
     json_t *o = json_object();
     json_object_set_new(o, "path", json_string(up.path));

@@ -386,9 +386,16 @@ enum fx_err fx_h_outbox_send(struct fx_req *r)
     json_t *reply = NULL;
     enum fx_err e = fx_req_user(r, r->params[0], &s.who);
     if (e) return e;
-    if (!(e = fx_req_body(r, &s.body)) && !(e = parse_send(r, &s))) e = store_send(r, &s, &reply);
+    char sha[65];
+    bool replayed = false;
+    fx_sha256_hex(r->body.data ? r->body.data : "", r->body.len, sha);
+    /* The key is checked after validation: a request refused as invalid claims nothing. */
+    if (!(e = fx_req_body(r, &s.body)) && !(e = parse_send(r, &s)) &&
+        !(e = fx_idem_begin(r, sha, &replayed)) && !replayed)
+        e = store_send(r, &s, &reply);
     json_decref(s.body), json_decref(s.file_info), json_decref(s.comment), json_decref(s.cover);
     fx_store_account_clear(&s.who);
+    if (replayed) return FX_OK;
     return e ? e : fx_reply_json(r, 201, reply);
 }
 

@@ -105,11 +105,85 @@ enum fx_err fx_reply_json(struct fx_req *r, unsigned status, json_t *j)
     char *text = j ? fx_json_dump(j) : NULL;
     json_decref(j);
     if (!text) return FX_ERR_NOMEM;
+    if (r->idem_key[0]) {
+        free(r->reply_text);
+        r->reply_text = strdup(text);
+    }
     return set_reply(r, status, json_response(text));
+}
+
+/* ---- idempotency keys ---- */
+
+#define IDEM_TTL (24 * 3600)
+
+static enum fx_err idem_answer(struct fx_req *r, const struct fx_idem *seen, const char *sha,
+                               bool *replayed)
+{
+    if (seen->status == 0)
+        return fx_req_fail(r, FX_ERR_CONFLICT, "A request with this Idempotency-Key is still "
+                                               "in progress");
+    if (strcmp(seen->body_sha256, sha) != 0 || strcmp(seen->request, r->route->path) != 0)
+        return fx_req_fail(r, FX_ERR_CONFLICT,
+                           "This Idempotency-Key was used with a different request");
+    *replayed = true;
+    struct MHD_Response *resp = json_response(strdup(seen->response));
+    if (resp) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    return set_reply(r, (unsigned)seen->status, resp);
+}
+
+enum fx_err fx_idem_begin(struct fx_req *r, const char *body_sha256, bool *replayed)
+{
+    *replayed = false;
+    const char *key = fx_req_header(r, "Idempotency-Key");
+    if (!key) return FX_OK;
+    size_t n = strlen(key);
+    for (const char *p = key; *p; p++)
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) n = 0;
+    if (n == 0 || n > 255)
+        return fx_req_fail(r, FX_ERR_INVALID, "Idempotency-Key must be 1 to 255 visible "
+                                              "ASCII characters");
+    int64_t now = fx_clock_now();
+    struct fx_idem seen = {0}, mine = {0};
+    fx_strlcpy(mine.request, r->route->path, sizeof mine.request);
+    fx_strlcpy(mine.body_sha256, body_sha256, sizeof mine.body_sha256);
+    mine.response = "";
+    for (int tries = 0; tries < 2; tries++) {
+        enum fx_err e = fx_store_idem_get(r->api->store, r->caller.uid, key, now - IDEM_TTL, &seen);
+        if (e == FX_OK) {
+            e = idem_answer(r, &seen, body_sha256, replayed);
+            fx_store_idem_clear(&seen);
+            return e;
+        }
+        if (e != FX_ERR_NOT_FOUND) return e;
+        e = fx_store_idem_put(r->api->store, r->caller.uid, key, &mine, now, now - IDEM_TTL);
+        if (e == FX_OK) {
+            fx_strlcpy(r->idem_key, key, sizeof r->idem_key);
+            return FX_OK;
+        }
+        if (e != FX_ERR_CONFLICT) return e; /* else another request just took it: look again */
+    }
+    return fx_req_fail(r, FX_ERR_CONFLICT, "A request with this Idempotency-Key is in progress");
+}
+
+/* When the request that claimed a key ends: keep a successful answer, forget a failed
+ * one (the client may retry with the same key). */
+static void idem_end(struct fx_req *r)
+{
+    if (!r->idem_key[0]) return;
+    bool ok = r->resp && r->status >= 200 && r->status < 300 && r->reply_text;
+    enum fx_err e = ok ? fx_store_idem_done(r->api->store, r->caller.uid, r->idem_key,
+                                            (int)r->status, r->reply_text)
+                       : fx_store_idem_delete(r->api->store, r->caller.uid, r->idem_key);
+    if (e) fx_warn("api idempotency key not recorded error=%s", fx_err_code(e));
+    r->idem_key[0] = 0;
 }
 
 enum fx_err fx_reply_json_text(struct fx_req *r, unsigned status, const char *text, size_t len)
 {
+    if (r->idem_key[0]) {
+        free(r->reply_text);
+        r->reply_text = strndup(text, len);
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!resp) return FX_ERR_NOMEM;
@@ -382,6 +456,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* A handler that suspended the connection answers when it is resumed. */
     if (!e && !r->resp && r->preview) return MHD_YES;
     if (e || !r->resp) reply_error(r, e ? e : FX_ERR_INTERNAL);
+    idem_end(r);
     return r->resp ? queue(r) : MHD_NO;
 }
 
@@ -398,6 +473,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     fx_preview_end(r);
     fx_buf_free(&r->body);
     for (int i = 0; i < r->n_params; i++) free(r->params[i]);
+    if (r->idem_key[0]) fx_store_idem_delete(r->api->store, r->caller.uid, r->idem_key);
+    free(r->reply_text);
     fx_store_account_clear(&r->caller);
     if (r->resp) MHD_destroy_response(r->resp);
     free(r);

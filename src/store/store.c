@@ -1623,3 +1623,65 @@ enum fx_err fx_store_delivery_list(struct fx_store *s, const char *hook_id, int 
     q_end(&q);
     return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
 }
+
+/* ---- idempotency keys ---- */
+
+void fx_store_idem_clear(struct fx_idem *i)
+{
+    if (!i) return;
+    free(i->response);
+    memset(i, 0, sizeof *i);
+}
+
+enum fx_err fx_store_idem_get(struct fx_store *s, const char *uid, const char *key,
+                              int64_t since, struct fx_idem *out)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT request, body_sha256, status, response FROM idempotency "
+                            "WHERE uid = ? AND idem_key = ? AND created >= ?",
+                            "tti", uid, key, since);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) {
+        memset(out, 0, sizeof *out);
+        CP(out->request, qt(&q, 0));
+        CP(out->body_sha256, qt(&q, 1));
+        out->status = (int)qi(&q, 2);
+        out->response = strdup(qt(&q, 3));
+    }
+    q_end(&q);
+    if (rc == FX_DB_ROW) return out->response ? FX_OK : FX_ERR_NOMEM;
+    return rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_idem_put(struct fx_store *s, const char *uid, const char *key,
+                              const struct fx_idem *i, int64_t now, int64_t since)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = q_run(s, NULL, "DELETE FROM idempotency WHERE uid = ? AND idem_key = ? AND created < ?",
+              "tti", uid, key, since);
+    if (!e)
+        e = q_run(s, NULL,
+                  "INSERT INTO idempotency (uid, idem_key, request, body_sha256, status, "
+                  "response, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  "ttttnti", uid, key, i->request, i->body_sha256, i->status, i->response, now);
+    /* Expired keys of everyone go in passing: the table stays small. */
+    if (!e) e = q_run(s, NULL, "DELETE FROM idempotency WHERE created < ?", "i", since);
+    return tx_end(s, e);
+}
+
+enum fx_err fx_store_idem_done(struct fx_store *s, const char *uid, const char *key, int status,
+                               const char *response)
+{
+    return q_run(s, NULL,
+                 "UPDATE idempotency SET status = ?, response = ? WHERE uid = ? AND idem_key = ?",
+                 "ntt" "t", status, response, uid, key);
+}
+
+enum fx_err fx_store_idem_delete(struct fx_store *s, const char *uid, const char *key)
+{
+    return q_run(s, NULL, "DELETE FROM idempotency WHERE uid = ? AND idem_key = ?", "tt", uid,
+                 key);
+}

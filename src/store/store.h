@@ -340,6 +340,27 @@ typedef enum fx_err (*fx_store_attempt_cb)(const struct fx_attempt *a, void *arg
 enum fx_err fx_store_attempt_list(struct fx_store *s, const char *fax_id, fx_store_attempt_cb cb,
                                   void *arg);
 
+/* ---- idempotency keys ---- */
+struct fx_idem {
+    char request[96];  /* "POST /accounts/{user_id}/outbox" as the route names it */
+    char body_sha256[65];
+    int status;
+    char *response;    /* the JSON answered the first time */
+};
+void fx_store_idem_clear(struct fx_idem *i);
+/* The answer kept for (uid, key) if younger than `since`; FX_ERR_NOT_FOUND otherwise. */
+enum fx_err fx_store_idem_get(struct fx_store *s, const char *uid, const char *key,
+                              int64_t since, struct fx_idem *out);
+/* Claims (uid, key) for a request in progress (status 0), replacing an entry older than
+ * `since`. FX_ERR_CONFLICT when a live entry exists (another request has the key). */
+enum fx_err fx_store_idem_put(struct fx_store *s, const char *uid, const char *key,
+                              const struct fx_idem *i, int64_t now, int64_t since);
+/* Records the answer of the request that claimed (uid, key). */
+enum fx_err fx_store_idem_done(struct fx_store *s, const char *uid, const char *key, int status,
+                               const char *response);
+/* Forgets (uid, key): the request failed, so the client may try again with it. */
+enum fx_err fx_store_idem_delete(struct fx_store *s, const char *uid, const char *key);
+
 /* ---- finished fax records ---- */
 /* Inserts f as is (id must be set). */
 enum fx_err fx_store_fax_create(struct fx_store *s, const struct fx_fax *f);

@@ -24,7 +24,9 @@ class UploadExpiryTest(FaxdTestCase):
         data = fixture_bytes("letter_a4.pdf")
         unused = self.upload_ok(tok, data)
         used = self.upload_ok(tok, data)
-        self.send_ok(tok, {"from": acct["number"], "to": ["+12025550100"], "files": [used]})
+        # Due in 2031: the fax keeps its upload in use (it stays in the outbox).
+        self.send_ok(tok, {"from": acct["number"], "to": ["+12025550100"], "files": [used],
+                           "send_time": "2031-01-01 00:00:00 +0000"})
         unused_blob = self.faxd.blob_path(self.faxd.upload_row(unused)["blob"])
         used_blob = self.faxd.blob_path(self.faxd.upload_row(used)["blob"])
         self.assertTrue(os.path.exists(unused_blob))
