@@ -110,7 +110,6 @@ static int run(const struct fx_conf *conf)
     if ((e = fx_notify_start(conf, store, &notify))) {
         fprintf(stderr, "faxd: cannot start the webhook notifier (%s)\n", fx_err_code(e));
         fx_queue_free(queue);
-        fx_queue_free(queue);
         fx_store_close(store);
         return 1;
     }
