@@ -75,6 +75,11 @@ bool fx_log_level_parse(const char *s, enum fx_log_level *out)
     return false;
 }
 
+bool fx_log_enabled(enum fx_log_level lvl)
+{
+    return lvl >= log_level;
+}
+
 void fx_log(enum fx_log_level lvl, const char *fmt, ...)
 {
     if (lvl < log_level) return;

@@ -52,6 +52,8 @@ void fx_log_set_level(enum fx_log_level lvl);
 /* Parses "debug|info|warn|error"; false when unknown. */
 bool fx_log_level_parse(const char *s, enum fx_log_level *out);
 void fx_log(enum fx_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when lines of this level are written (lets costly detail be skipped). */
+bool fx_log_enabled(enum fx_log_level lvl);
 #define fx_debug(...) fx_log(FX_LOG_DEBUG, __VA_ARGS__)
 #define fx_info(...) fx_log(FX_LOG_INFO, __VA_ARGS__)
 #define fx_warn(...) fx_log(FX_LOG_WARN, __VA_ARGS__)

@@ -161,6 +161,11 @@ static void header_text(const struct fx_outbox *ob, const char *from, char *out,
     out[n] = 0;
 }
 
+static enum fx_err record_attempt(struct fx_queue *q, struct worker_ctx *w,
+                                  const struct fx_send_job *j, const struct fx_outbox *ob,
+                                  const struct fx_attempt *a, const struct outcome *oc,
+                                  const struct fx_call_result *r);
+
 static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
 {
     struct fx_outbox ob;
@@ -199,18 +204,36 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     fill_attempt(j, &r, &o, started, &a);
     fx_info("queue attempt ended %s status=%s call=%s t30=%d pages=%d", tag, o.status,
             a.call_end, a.t30_code, o.pages);
-    if (fx_lines_stopping(q->lines) && strcmp(o.status, "success") != 0) {
-        /* faxd hung up to stop: keep the progress, do not charge the attempt, and let
-         * the next start dial again at once. */
-        e = fx_store_dest_retry(q->store, j, w->owner, &a, o.pages, 0, true);
-    } else if (o.retry && j->attempt < j->retry_count + 1) {
-        int64_t next = fx_clock_now() + (int64_t)j->retry_delay * 60;
-        e = fx_store_dest_retry(q->store, j, w->owner, &a, o.pages, next, false);
-    } else {
-        e = finish(q, w, j, &ob, &a, &o, &r);
+    /* The call happened: its outcome must be written, or the lease would expire and the
+     * destination be dialled again. A busy store is waited out. */
+    for (int tries = 0; tries < 120; tries++) {
+        e = record_attempt(q, w, j, &ob, &a, &o, &r);
+        if (e != FX_ERR_UNAVAILABLE && e != FX_ERR_DB) break;
+        fx_warn("queue attempt store busy %s try=%d", tag, tries + 1);
+        sleep(1);
     }
     if (e) fx_warn("queue attempt not recorded %s error=%s", tag, fx_err_code(e));
     fx_store_outbox_clear(&ob);
+}
+
+static enum fx_err record_attempt(struct fx_queue *q, struct worker_ctx *w,
+                                  const struct fx_send_job *j, const struct fx_outbox *ob,
+                                  const struct fx_attempt *a, const struct outcome *oc,
+                                  const struct fx_call_result *r)
+{
+    enum fx_err e;
+    const struct outcome o = *oc;
+    if (fx_lines_stopping(q->lines) && strcmp(o.status, "success") != 0) {
+        /* faxd hung up to stop: keep the progress, do not charge the attempt, and let
+         * the next start dial again at once. */
+        e = fx_store_dest_retry(q->store, j, w->owner, a, o.pages, 0, true);
+    } else if (o.retry && j->attempt < j->retry_count + 1) {
+        int64_t next = fx_clock_now() + (int64_t)j->retry_delay * 60;
+        e = fx_store_dest_retry(q->store, j, w->owner, a, o.pages, next, false);
+    } else {
+        e = finish(q, w, j, ob, a, &o, r);
+    }
+    return e;
 }
 
 /* ---- inbound ---- */
@@ -264,10 +287,21 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
     fx_strlcpy(a.t30_text, fr->t30_text, sizeof a.t30_text);
     fx_strlcpy(a.transport, in->transport, sizeof a.transport);
     fx_strlcpy(a.remote_ident, fr->remote_ident, sizeof a.remote_ident);
-    if (!e) e = fx_store_fax_received(q->store, &a, &f);
+    /* The pages are confirmed to the sender already: never drop them. A busy store is
+     * retried for minutes; if it still fails the blob is kept (named in the log) so an
+     * operator can recover the fax. */
+    for (int tries = 0; !e && tries < 120; tries++) {
+        e = fx_store_fax_received(q->store, &a, &f);
+        if (e != FX_ERR_UNAVAILABLE && e != FX_ERR_DB) break;
+        fx_warn("queue inbound fax store busy to=%s try=%d error=%s", in->to, tries + 1,
+                fx_err_code(e));
+        sleep(1);
+        e = FX_OK;
+        if (tries == 119) e = FX_ERR_UNAVAILABLE;
+    }
     if (e) {
-        if (f.blob[0]) fx_blob_remove(q->store, f.blob);
-        fx_error("queue inbound fax not stored to=%s error=%s", in->to, fx_err_code(e));
+        fx_error("queue inbound fax not recorded to=%s blob=%s error=%s", in->to, f.blob,
+                 fx_err_code(e));
         return;
     }
     fx_info("queue fax received fax=%s to=%s pages=%d status=%s", f.id, f.to, f.pages, f.status);
@@ -288,18 +322,24 @@ void *fx_queue_dialer_main(void *arg)
 {
     struct worker_ctx *w = arg;
     struct fx_queue *q = w->q;
+    /* Claim first, sleep only when nothing is due: a busy dialer goes straight from one
+     * call to the next. */
     for (;;) {
-        if (fx_queue_wait(q, w, false)) break;
+        pthread_mutex_lock(&q->mu);
+        bool stop = q->stop;
+        pthread_mutex_unlock(&q->mu);
+        if (stop) break;
         struct fx_send_job j;
         int64_t lease = q->conf->line_max_call + 120;
         enum fx_err e = fx_store_dest_claim(q->store, w->owner, fx_clock_now(), lease, &j);
         if (e == FX_OK) {
-            attempt_once(q, w, &j);
             w->busy = true;
+            attempt_once(q, w, &j);
             continue;
         }
         w->busy = false;
         if (e != FX_ERR_NOT_FOUND) fx_warn("queue dest claim failed error=%s", fx_err_code(e));
+        if (fx_queue_wait(q, w, false)) break;
     }
     return NULL;
 }

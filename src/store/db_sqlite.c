@@ -62,7 +62,9 @@ static enum fx_err lite_open(const char *data_dir, struct fx_db **out)
         free(db);
         return FX_ERR_DB;
     }
-    sqlite3_busy_timeout(db->h, 10000);
+    /* Writers queue for the write lock rather than fail: hundreds of calls can end at
+     * once, each writing its records. */
+    sqlite3_busy_timeout(db->h, 60000);
     /* A memory-mapped database and a 16 MB page cache keep listings off read(2). */
     enum fx_err e = lite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                   "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"

@@ -1302,9 +1302,27 @@ static enum fx_err job_read(struct fx_store *s, const char *fax_id, struct fx_se
     return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
 }
 
+/* Outside any transaction: is anything due? Idle dialers ask every second, and this
+ * keeps them from taking the write lock just to find nothing. */
+static bool dest_due(struct fx_store *s, int64_t now)
+{
+    struct q q;
+    if (q_start(s, &q,
+                "SELECT 1 FROM outbox_dests d JOIN outbox o ON o.id = d.outbox_id "
+                "WHERE d.state = 'pending' AND o.status IN ('scheduled_for_sending', "
+                "'sending') AND o.send_time <= ? AND d.next_at <= ? AND d.lease_until < ? "
+                "LIMIT 1",
+                "iii", now, now, now))
+        return true; /* let the claim itself report the error */
+    int rc = q_step(&q);
+    q_end(&q);
+    return rc != FX_DB_DONE;
+}
+
 enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t now,
                                 int64_t lease_s, struct fx_send_job *out)
 {
+    if (!dest_due(s, now)) return FX_ERR_NOT_FOUND;
     enum fx_err e = tx_begin(s);
     if (e) return e;
     char fax_id[FX_UID_SIZE] = "", outbox_id[FX_UID_SIZE] = "";
