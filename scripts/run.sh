@@ -22,6 +22,11 @@ faxd is starting on its embedded store in $FAXD_GENERAL_DATA_DIR.
 Try it:
   curl -H "Authorization: Bearer $token" $base/accounts/self
   curl -H "Authorization: Bearer $token" -F fax_file=@document.pdf $base/accounts/self/files
+  # then fax it to your own number (it arrives in your inbox) or to a sandbox number:
+  curl -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \\
+       -d '{"from":"$(field number)","to":["$(field number)"],"files":["<path>"],"return_ids":true}' \\
+       $base/accounts/self/outbox
+  curl -H "Authorization: Bearer $token" "$base/accounts/self/faxes?category=inbox"
 
 Fax.Plus SDKs: set the base path / host to $base and use the token as access token.
 Stop with Ctrl-C.
