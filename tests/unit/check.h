@@ -4,7 +4,9 @@
 #define FX_TEST_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int fx_checks_run, fx_checks_failed;
 
@@ -27,6 +29,24 @@ static int fx_checks_run, fx_checks_failed;
                     __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");   \
         }                                                                              \
     } while (0)
+
+/* Where faxd-cover and lo_helper.py are: FAXD_LIBEXEC_DIR (CTest sets it), else the
+ * build's src/ next to this test's tests/ directory. */
+static inline void fx_test_libexec(char *out, size_t len)
+{
+    const char *env = getenv("FAXD_LIBEXEC_DIR");
+    if (env) {
+        snprintf(out, len, "%s", env);
+        return;
+    }
+    char self[2048];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    snprintf(out, len, "%s/../src", self);
+}
 
 static inline int fx_check_result(const char *name)
 {

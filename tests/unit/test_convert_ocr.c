@@ -551,29 +551,12 @@ static void test_matcher(void)
     CHECK_STR(norm, "ab.c\xc3\x89t\xc3\xa9");
 }
 
-static void find_libexec(void)
-{
-    const char *env = getenv("FAXD_LIBEXEC_DIR");
-    if (env) {
-        snprintf(libexec, sizeof libexec, "%s", env);
-        return;
-    }
-    /* The test runs from <build>/tests: the programs are in <build>/src. */
-    char self[2048];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(libexec, sizeof libexec, "%s/../src", self);
-}
-
 int main(void)
 {
     const char *data = getenv("FAXD_TEST_DATA");
     if (!data) data = "tests/data";
     snprintf(fixtures, sizeof fixtures, "%s/fixtures", data);
-    find_libexec();
+    fx_test_libexec(libexec, sizeof libexec);
     const char *v = getenv("FAXD_TEST_OCR_VERBOSE");
     verbose = v && *v && strcmp(v, "0") != 0;
     TIFFSetWarningHandler(NULL);

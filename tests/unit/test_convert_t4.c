@@ -104,27 +104,11 @@ static void check_doc(struct fx_convert *c, const char *name, bool cover, enum f
     unlink(out);
 }
 
-static void find_libexec(void)
-{
-    const char *env = getenv("FAXD_LIBEXEC_DIR");
-    if (env) {
-        snprintf(libexec, sizeof libexec, "%s", env);
-        return;
-    }
-    char self[2048];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(libexec, sizeof libexec, "%s/../src", self);
-}
-
 int main(void)
 {
     const char *data = getenv("FAXD_TEST_DATA");
     snprintf(fixtures, sizeof fixtures, "%s/fixtures", data ? data : "tests/data");
-    find_libexec();
+    fx_test_libexec(libexec, sizeof libexec);
     snprintf(tmp, sizeof tmp, "/tmp/faxd-test-t4-XXXXXX");
     if (!mkdtemp(tmp)) return 1;
     struct fx_convert_cfg cfg = {.work_dir = tmp, .libexec_dir = libexec, .timeout_s = 60,
