@@ -29,6 +29,8 @@ static void usage(void)
         "  token revoke --id ID\n"
         "  number add --account UID --number +E164 [--assign MEMBER_UID]\n"
         "  credit add --account UID --pages N\n"
+        "  blocklist add|remove --account UID --number +E164   (spam senders)\n"
+        "  blocklist list --account UID\n"
         "  fax import --account UID --file FAX.tiff --from NUM --to NUM\n"
         "             [--direction incoming|outgoing] [--pages N]\n"
         "  demo       create (once) a demo account with a number and print a new token\n",
@@ -369,6 +371,41 @@ static int demo(struct fx_store *s)
     return 0;
 }
 
+static enum fx_err print_blocked(const char *number, void *arg)
+{
+    if (json_out) {
+        printf("%s", (*(int *)arg)++ ? ", " : "");
+        jstr(number);
+    } else {
+        puts(number);
+    }
+    return FX_OK;
+}
+
+/* blocklist add|remove|list --account UID [--number N]: spam senders of an account. */
+static int blocklist(struct fx_store *s, const char *verb, int argc, char **argv)
+{
+    const char *uid = opt(argc, argv, "--account"), *num = opt(argc, argv, "--number");
+    struct fx_account a;
+    if (!uid || fx_store_account_get(s, uid, &a)) return fail("--account UID: no such account");
+    fx_store_account_clear(&a);
+    if (!strcmp(verb, "list")) {
+        int n = 0;
+        if (json_out) printf("{\"blocked\": [");
+        enum fx_err e = fx_store_block_list(s, uid, print_blocked, &n);
+        if (json_out) puts("]}");
+        return e ? fail("cannot list (%s)", fx_err_code(e)) : 0;
+    }
+    if (!num || !fx_e164_valid(num)) return fail("--number must be E.164, e.g. +12025550100");
+    enum fx_err e = !strcmp(verb, "add")      ? fx_store_block_add(s, uid, num)
+                    : !strcmp(verb, "remove") ? fx_store_block_remove(s, uid, num)
+                                              : FX_ERR_INVALID;
+    if (e == FX_ERR_INVALID) return usage(), 2;
+    if (e) return fail("cannot %s %s (%s)", verb, num, fx_err_code(e));
+    emit("uid", "s", uid, "number", "s", num, verb, "r", "true", NULL);
+    return 0;
+}
+
 static int dispatch(struct fx_store *s, int argc, char **argv)
 {
     if (argc < 1) return usage(), 2;
@@ -384,6 +421,7 @@ static int dispatch(struct fx_store *s, int argc, char **argv)
     if (!strcmp(a, "number") && !strcmp(b, "add")) return number_add(s, rest, r);
     if (!strcmp(a, "credit") && !strcmp(b, "add")) return credit_add(s, rest, r);
     if (!strcmp(a, "fax") && !strcmp(b, "import")) return fax_import(s, rest, r);
+    if (!strcmp(a, "blocklist")) return blocklist(s, b, rest, r);
     if (!strcmp(a, "demo")) return demo(s);
     usage();
     return 2;

@@ -91,6 +91,17 @@ static enum fx_err check_settings(struct fx_req *r, json_t *s)
     json_t *opt = json_object_get(s, "options");
     if (opt && !json_is_object(opt))
         return fx_req_fail(r, FX_ERR_INVALID, "settings.options must be an object");
+    json_t *bl = json_object_get(opt, "blocklist"), *v;
+    size_t i;
+    if (bl && !json_is_array(bl))
+        return fx_req_fail(r, FX_ERR_INVALID, "settings.options.blocklist must be an array");
+    json_array_foreach(bl, i, v) if (!json_is_string(v) || !fx_e164_valid(json_string_value(v)))
+        return fx_req_fail(r, FX_ERR_INVALID,
+                           "settings.options.blocklist must hold E.164 numbers");
+    json_t *anon = json_object_get(opt, "refuse_anonymous");
+    if (anon && !json_is_boolean(anon))
+        return fx_req_fail(r, FX_ERR_INVALID,
+                           "settings.options.refuse_anonymous must be a boolean");
     static const char *const papers[] = {"a4", "letter", NULL};
     static const char *const resolutions[] = {"fine", "normal", NULL};
     json_t *paper = json_object_get(opt, "paper"), *res = json_object_get(opt, "resolution");
@@ -170,6 +181,19 @@ static enum fx_err store_logo(struct fx_req *r, const char *logo, struct fx_acco
     return e;
 }
 
+/* The spam blocklist lives in its own table (the inbound path looks numbers up). */
+static enum fx_err set_blocklist(struct fx_req *r, const char *uid, json_t *list)
+{
+    size_t n = json_array_size(list), i;
+    const char **numbers = calloc(n + 1, sizeof *numbers);
+    if (!numbers) return FX_ERR_NOMEM;
+    json_t *v;
+    json_array_foreach(list, i, v) numbers[i] = json_string_value(v);
+    enum fx_err e = fx_store_block_set(r->api->store, uid, numbers, (int)n);
+    free(numbers);
+    return e;
+}
+
 /* Merges the object patch's keys into stored JSON text; returns new text. */
 static char *merge_stored(const char *stored, json_t *patch)
 {
@@ -229,6 +253,10 @@ static enum fx_err apply_objects(struct fx_req *r, json_t *body, struct fx_accou
         const char *res = json_string_value(json_object_get(opt, "resolution"));
         if (paper) fx_strlcpy(a->paper, paper, sizeof a->paper);
         if (res) fx_strlcpy(a->resolution, res, sizeof a->resolution);
+        json_t *anon = json_object_get(opt, "refuse_anonymous");
+        if (anon) a->refuse_anonymous = json_is_true(anon);
+        json_t *bl = json_object_get(opt, "blocklist");
+        if (bl && !e) e = set_blocklist(r, a->uid, bl);
     }
     if (!e && (v = json_object_get(body, "notifications")) && !(e = check_notifications(r, v))) {
         free(a->notifications);

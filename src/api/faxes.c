@@ -157,15 +157,20 @@ enum fx_err fx_h_fax_update(struct fx_req *r)
     struct fx_fax f;
     json_t *body = NULL;
     const char *comment = NULL;
-    bool have_c = false, have_r = false, is_read = false;
+    bool have_c = false, have_r = false, is_read = false, have_s = false, spam = false;
     enum fx_err e = owned_fax(r, &f);
     if (e) return e;
     if (!(e = fx_req_body(r, &body)) &&
         !(e = fx_json_get_str(r, body, "comment", &comment, &have_c)) &&
-        !(e = fx_json_get_bool(r, body, "is_read", &is_read, &have_r))) {
+        !(e = fx_json_get_bool(r, body, "is_read", &is_read, &have_r)) &&
+        !(e = fx_json_get_bool(r, body, "is_spam", &spam, &have_s))) {
+        /* is_spam (a faxd extension) moves an incoming fax between inbox and spam. */
         if (have_c && strlen(comment) > 10000)
             e = fx_req_fail(r, FX_ERR_INVALID, "comment is longer than 10000 bytes");
-        else
+        else if (have_s && strcmp(f.direction, "incoming") != 0)
+            e = fx_req_fail(r, FX_ERR_INVALID, "only incoming faxes can be marked as spam");
+        if (!e && have_s) e = fx_store_fax_set_spam(r->api->store, f.id, spam, fx_clock_now());
+        if (!e)
             e = fx_store_fax_update(r->api->store, f.id, have_c ? comment : NULL,
                                     have_r ? is_read : -1, fx_clock_now());
     }

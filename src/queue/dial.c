@@ -252,7 +252,16 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
         fx_warn("queue inbound fax for an unknown number to=%s", in->to);
         return;
     }
-    struct fx_fax f = {.pages = fr->pages_confirmed, .cost_multiplier = 1};
+    /* Spam: a blocked caller, or no caller id when the owner refuses anonymous faxes.
+     * Spam is kept (nothing a sender delivered is dropped) but listed apart, not
+     * charged, and raises no fax_received webhook. */
+    struct fx_account owner;
+    bool spam = fx_store_block_has(q->store, n.owner_id, in->from);
+    if (!spam && !in->from[0] && !fx_store_account_get(q->store, n.owner_id, &owner)) {
+        spam = owner.refuse_anonymous;
+        fx_store_account_clear(&owner);
+    }
+    struct fx_fax f = {.pages = fr->pages_confirmed, .cost_multiplier = 1, .is_spam = spam};
     struct fx_attempt a = {.started = in->started, .ended = fx_clock_now(),
                            .t30_code = fr->t30_code, .pages = fr->pages_confirmed,
                            .bit_rate = fr->bit_rate, .ecm = fr->ecm};
@@ -260,7 +269,7 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
     fx_strlcpy(f.owner_id, n.owner_id, sizeof f.owner_id);
     fx_store_number_clear(&n);
     fx_strlcpy(f.direction, "incoming", sizeof f.direction);
-    fx_strlcpy(f.category, "inbox", sizeof f.category);
+    fx_strlcpy(f.category, spam ? "spam" : "inbox", sizeof f.category);
     fx_strlcpy(f.status, fr->t30_code == 0 ? "success" : "partially_received", sizeof f.status);
     snprintf(f.description, sizeof f.description, "%s", fr->t30_code == 0 ? "OK" : fr->t30_text);
     fx_strlcpy(f.from, in->from, sizeof f.from);

@@ -235,7 +235,7 @@ const char *fx_store_data_dir(struct fx_store *s)
 #define ACCOUNT_COLS                                                                       \
     "uid, account_type, status, email, name, lastname, phone, profile_image, admin_uid, "  \
     "role, quota, credit, account_data, settings, notifications, created, paper, resolution, " \
-    "logo_blob"
+    "logo_blob, refuse_anonymous"
 
 void fx_store_account_clear(struct fx_account *a)
 {
@@ -268,6 +268,7 @@ static void account_read(struct q *q, struct fx_account *a)
     CP(a->paper, qt(q, 16));
     CP(a->resolution, qt(q, 17));
     CP(a->logo_blob, qt(q, 18));
+    a->refuse_anonymous = qi(q, 19) != 0;
 }
 
 static void new_webhook_secret(char out[FX_WEBHOOK_SECRET_SIZE]); /* webhook deliveries */
@@ -281,12 +282,13 @@ enum fx_err fx_store_account_create(struct fx_store *s, struct fx_account *a)
     new_webhook_secret(secret);
     return q_run(s, NULL,
                  "INSERT INTO accounts (" ACCOUNT_COLS ", webhook_secret) VALUES "
-                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "ttttttttttiitttitttt", a->uid, a->account_type, a->status, a->email, a->name,
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ttttttttttiitttitttnt", a->uid, a->account_type, a->status, a->email, a->name,
                  a->lastname, a->phone, a->profile_image, a->admin_uid, a->role, a->quota,
                  a->credit, a->account_data ? a->account_data : "{}",
                  a->settings ? a->settings : "{}", a->notifications ? a->notifications : "",
-                 a->created, a->paper, a->resolution, a->logo_blob, secret);
+                 a->created, a->paper, a->resolution, a->logo_blob, (int)a->refuse_anonymous,
+                 secret);
 }
 
 enum fx_err fx_store_account_get(struct fx_store *s, const char *uid, struct fx_account *out)
@@ -308,11 +310,12 @@ enum fx_err fx_store_account_update(struct fx_store *s, const struct fx_account 
         s, &n,
         "UPDATE accounts SET status = ?, email = ?, name = ?, lastname = ?, phone = ?, "
         "profile_image = ?, role = ?, quota = ?, account_data = ?, settings = ?, "
-        "notifications = ?, paper = ?, resolution = ?, logo_blob = ? WHERE uid = ?",
-        "tttttttittttttt", a->status, a->email, a->name, a->lastname, a->phone, a->profile_image,
+        "notifications = ?, paper = ?, resolution = ?, logo_blob = ?, refuse_anonymous = ? "
+        "WHERE uid = ?",
+        "tttttttittttttnt", a->status, a->email, a->name, a->lastname, a->phone, a->profile_image,
         a->role, a->quota, a->account_data ? a->account_data : "{}",
         a->settings ? a->settings : "{}", a->notifications ? a->notifications : "", a->paper,
-        a->resolution, a->logo_blob, a->uid);
+        a->resolution, a->logo_blob, (int)a->refuse_anonymous, a->uid);
     return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
 }
 
@@ -413,8 +416,8 @@ enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_
                             "SELECT a.uid, a.account_type, a.status, a.email, a.name, "
                             "a.lastname, a.phone, a.profile_image, a.admin_uid, a.role, a.quota, "
                             "a.credit, a.account_data, a.settings, a.notifications, a.created, "
-                            "a.paper, a.resolution, a.logo_blob, t.id, t.scopes, t.name, "
-                            "t.created "
+                            "a.paper, a.resolution, a.logo_blob, a.refuse_anonymous, t.id, "
+                            "t.scopes, t.name, t.created "
                             "FROM tokens t JOIN accounts a ON a.uid = t.uid "
                             "WHERE t.hash = ? AND t.revoked = 0",
                             "t", hash);
@@ -423,12 +426,12 @@ enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_
     if (rc == FX_DB_ROW) {
         account_read(&q, acct);
         memset(tok, 0, sizeof *tok);
-        CP(tok->id, qt(&q, 19));
+        CP(tok->id, qt(&q, 20));
         CP(tok->uid, acct->uid);
         CP(tok->hash, hash);
-        tok->scopes = (int)qi(&q, 20);
-        CP(tok->name, qt(&q, 21));
-        tok->created = qi(&q, 22);
+        tok->scopes = (int)qi(&q, 21);
+        CP(tok->name, qt(&q, 22));
+        tok->created = qi(&q, 23);
     }
     q_end(&q);
     return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
@@ -1702,4 +1705,67 @@ enum fx_err fx_store_idem_delete(struct fx_store *s, const char *uid, const char
 {
     return q_run(s, NULL, "DELETE FROM idempotency WHERE uid = ? AND idem_key = ?", "tt", uid,
                  key);
+}
+
+/* ---- spam ---- */
+
+enum fx_err fx_store_fax_set_spam(struct fx_store *s, const char *id, bool spam, int64_t now)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n,
+                          "UPDATE faxes SET is_spam = ?, category = ?, last_update = ? "
+                          "WHERE id = ? AND direction = 'incoming'",
+                          "ntit", (int)spam, spam ? "spam" : "inbox", now, id);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_block_add(struct fx_store *s, const char *uid, const char *number)
+{
+    return q_run(s, NULL,
+                 "INSERT INTO blocklist (uid, number, created) VALUES (?, ?, ?) "
+                 "ON CONFLICT (uid, number) DO NOTHING",
+                 "tti", uid, number, fx_clock_now());
+}
+
+enum fx_err fx_store_block_remove(struct fx_store *s, const char *uid, const char *number)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n, "DELETE FROM blocklist WHERE uid = ? AND number = ?", "tt", uid,
+                          number);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_block_set(struct fx_store *s, const char *uid, const char *const *numbers,
+                               int n)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = q_run(s, NULL, "DELETE FROM blocklist WHERE uid = ?", "t", uid);
+    for (int i = 0; !e && i < n; i++) e = fx_store_block_add(s, uid, numbers[i]);
+    return tx_end(s, e);
+}
+
+bool fx_store_block_has(struct fx_store *s, const char *uid, const char *number)
+{
+    struct q q;
+    if (!number[0] ||
+        q_start(s, &q, "SELECT 1 FROM blocklist WHERE uid = ? AND number = ?", "tt", uid,
+                number))
+        return false;
+    int rc = q_step(&q);
+    q_end(&q);
+    return rc == FX_DB_ROW;
+}
+
+enum fx_err fx_store_block_list(struct fx_store *s, const char *uid, fx_store_text_cb cb,
+                                void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q, "SELECT number FROM blocklist WHERE uid = ? ORDER BY number",
+                            "t", uid);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) e = cb(qt(&q, 0), arg);
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
 }

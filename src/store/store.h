@@ -62,6 +62,7 @@ struct fx_account {
     char paper[8];       /* "a4" | "letter" | "" (the configured default) */
     char resolution[8];  /* "fine" | "normal" | "" (the configured default) */
     char logo_blob[96];  /* the company logo (PNG) for cover pages, or "" */
+    bool refuse_anonymous; /* inbound faxes without a caller id are spam */
 };
 void fx_store_account_clear(struct fx_account *a);
 /* Inserts a (uid is generated when empty; written back into a->uid). */
@@ -382,6 +383,19 @@ enum fx_err fx_store_fax_list(struct fx_store *s, const struct fx_fax_query *q,
 enum fx_err fx_store_fax_update(struct fx_store *s, const char *id, const char *comment,
                                 int is_read, int64_t now);
 enum fx_err fx_store_fax_delete(struct fx_store *s, const char *id);
+/* Marks an incoming fax as spam (category spam) or not (category inbox). */
+enum fx_err fx_store_fax_set_spam(struct fx_store *s, const char *id, bool spam, int64_t now);
+
+/* ---- spam: each account's blocked caller numbers ---- */
+enum fx_err fx_store_block_add(struct fx_store *s, const char *uid, const char *number);
+enum fx_err fx_store_block_remove(struct fx_store *s, const char *uid, const char *number);
+/* Replaces the whole list (numbers: n borrowed strings). */
+enum fx_err fx_store_block_set(struct fx_store *s, const char *uid, const char *const *numbers,
+                               int n);
+bool fx_store_block_has(struct fx_store *s, const char *uid, const char *number);
+typedef enum fx_err (*fx_store_text_cb)(const char *text, void *arg);
+enum fx_err fx_store_block_list(struct fx_store *s, const char *uid, fx_store_text_cb cb,
+                                void *arg);
 
 /* ---- webhooks ---- */
 struct fx_hook {
