@@ -29,6 +29,7 @@ static void usage(void)
         "  token revoke --id ID\n"
         "  number add --account UID --number +E164 [--assign MEMBER_UID]\n"
         "  credit add --account UID --pages N\n"
+        "  credit show --account UID     (balance and ledger)\n"
         "  blocklist add|remove --account UID --number +E164   (spam senders)\n"
         "  blocklist list --account UID\n"
         "  fax import --account UID --file FAX.tiff --from NUM --to NUM\n"
@@ -298,6 +299,41 @@ static int credit_add(struct fx_store *s, int argc, char **argv)
     return 0;
 }
 
+static enum fx_err print_ledger(int64_t delta, int64_t balance, const char *reason,
+                                const char *fax_id, int64_t at, void *arg)
+{
+    char ts[FX_TIME_LEN];
+    fx_time_format(at, ts);
+    if (json_out) {
+        printf("%s{\"at\": \"%s\", \"delta\": %lld, \"balance\": %lld, \"reason\": ",
+               (*(int *)arg)++ ? ", " : "", ts, (long long)delta, (long long)balance);
+        jstr(reason);
+        printf(", \"fax_id\": ");
+        jstr(fax_id);
+        putchar('}');
+    } else {
+        printf("%s %+6lld = %6lld  %s %s\n", ts, (long long)delta, (long long)balance, reason,
+               fax_id);
+    }
+    return FX_OK;
+}
+
+/* credit show --account UID: the balance and every debit and credit. */
+static int credit_show(struct fx_store *s, int argc, char **argv)
+{
+    const char *uid = opt(argc, argv, "--account");
+    struct fx_account a;
+    if (!uid || fx_store_account_get(s, uid, &a)) return fail("--account UID: no such account");
+    int n = 0;
+    if (json_out) printf("{\"uid\": \"%s\", \"credit\": %lld, \"ledger\": [", a.uid,
+                         (long long)a.credit);
+    else printf("balance %lld pages\n", (long long)a.credit);
+    fx_store_account_clear(&a);
+    enum fx_err e = fx_store_ledger_list(s, uid, print_ledger, &n);
+    if (json_out) puts("]}");
+    return e ? fail("cannot read the ledger (%s)", fx_err_code(e)) : 0;
+}
+
 static int fax_import(struct fx_store *s, int argc, char **argv)
 {
     const char *uid = opt(argc, argv, "--account"), *file = opt(argc, argv, "--file");
@@ -420,6 +456,7 @@ static int dispatch(struct fx_store *s, int argc, char **argv)
     if (!strcmp(a, "token") && !strcmp(b, "revoke")) return token_revoke(s, rest, r);
     if (!strcmp(a, "number") && !strcmp(b, "add")) return number_add(s, rest, r);
     if (!strcmp(a, "credit") && !strcmp(b, "add")) return credit_add(s, rest, r);
+    if (!strcmp(a, "credit") && !strcmp(b, "show")) return credit_show(s, rest, r);
     if (!strcmp(a, "fax") && !strcmp(b, "import")) return fax_import(s, rest, r);
     if (!strcmp(a, "blocklist")) return blocklist(s, b, rest, r);
     if (!strcmp(a, "demo")) return demo(s);

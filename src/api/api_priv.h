@@ -42,6 +42,7 @@ struct fx_api {
     struct fx_queue *queue; /* may be NULL */
     struct fx_rate *rate; /* NULL when http.rate_limit is 0 */
     pthread_key_t list_cache; /* each HTTP thread's cache of rendered fax lists */
+    struct fx_rates rates;    /* billing.rates: refused destination prefixes */
 };
 
 /* ---- faxes.c ---- */

@@ -234,8 +234,11 @@ static enum fx_err build_dests(struct fx_req *r, struct send *s, struct fx_dest 
         struct fx_dest *x = &d[nd++];
         fx_id_new(x->fax_id);
         fx_strlcpy(x->raw, raw, sizeof x->raw);
-        if (strlen(raw) < sizeof x->raw &&
-            fx_e164_normalize(raw, r->api->conf->default_country, x->number)) {
+        double mult;
+        bool valid = strlen(raw) < sizeof x->raw &&
+                     fx_e164_normalize(raw, r->api->conf->default_country, x->number);
+        bool refused = valid && fx_rates_find(&r->api->rates, x->number, &mult);
+        if (valid && !refused) {
             json_array_append_new(*pending, json_string(x->number));
             continue;
         }
@@ -243,8 +246,12 @@ static enum fx_err build_dests(struct fx_req *r, struct send *s, struct fx_dest 
         struct fx_fax *fx = &f[nf++];
         fx_strlcpy(fx->id, x->fax_id, sizeof fx->id);
         fx_strlcpy(fx->to, x->raw, sizeof fx->to);
-        fx_strlcpy(fx->status, "failed_invalid_number_format", sizeof fx->status);
-        fx_strlcpy(fx->description, "The destination is not a valid phone number",
+        fx_strlcpy(fx->status, refused ? "failed_destination_not_supported"
+                                       : "failed_invalid_number_format",
+                   sizeof fx->status);
+        fx_strlcpy(fx->description,
+                   refused ? "Faxes to this destination are not allowed on this server"
+                           : "The destination is not a valid phone number",
                    sizeof fx->description);
     }
     *dests_out = d;

@@ -522,6 +522,8 @@ enum fx_err fx_api_start(const struct fx_conf *conf, struct fx_store *store,
     api->store = store;
     api->queue = queue;
     pthread_key_create(&api->list_cache, fx_faxes_cache_free);
+    char why[160];
+    fx_rates_parse(conf->billing_rates, &api->rates, why, sizeof why); /* validated by conf */
     if (conf->http_rate_limit > 0) {
         api->rate = calloc(1, sizeof *api->rate);
         if (!api->rate) {

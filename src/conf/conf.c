@@ -72,6 +72,16 @@ static bool is_public_url(const char *v)
     return false;
 }
 
+static bool is_rates(const char *v)
+{
+    struct fx_rates r;
+    char why[160];
+    return fx_rates_parse(v, &r, why, sizeof why);
+}
+
+static const struct conf_check check_rates = {is_rates,
+                                              "comma-separated +PREFIX:MULTIPLIER or "
+                                              "+PREFIX:refuse entries"};
 static const struct conf_check check_nonempty = {is_nonempty, "a non-empty path"};
 static const struct conf_check check_ipv4 = {is_ipv4, "an IPv4 address"};
 static const struct conf_check check_country = {is_country_code, "1 to 3 digits"};
@@ -193,6 +203,11 @@ static const struct conf_option options[] = {
             "Allow webhook targets on loopback, private, link-local or CGNAT addresses: on or off."),
     OPT_INT("webhook.retry_base", webhook_retry_base, "30", 1, 3600,
             "Seconds before a failed webhook delivery is retried; doubles each time, up to 1 h."),
+
+    OPT_STR("billing.enforce", billing_enforce, "off", on_off, NULL,
+            "on: a fax is dialled only if the account's credit covers it (else insufficient_credit)."),
+    OPT_STR("billing.rates", billing_rates, "", NULL, &check_rates,
+            "Cost multipliers by destination prefix, e.g. +1:1,+44:2,+1900:refuse."),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -58,6 +58,9 @@ struct fx_conf {
     char *line_sandbox_prefix;  /* line.sandbox_prefix: "" = no sandbox */
     int64_t line_no_media;      /* line.no_media_timeout: seconds */
     int64_t line_max_call;      /* line.max_call: seconds */
+    /* [billing] */
+    char *billing_enforce;      /* billing.enforce: on | off */
+    char *billing_rates;        /* billing.rates: "+PREFIX:MULT,…" ("" = all 1) */
     /* [webhook] */
     char *webhook_allow_private; /* webhook.allow_private: on | off (loopback, private, link-local targets) */
     int64_t webhook_retry_base;  /* webhook.retry_base: seconds before the first retry (doubling) */

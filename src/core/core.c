@@ -527,3 +527,59 @@ const char *fx_status_text(const char *status)
         if (strcmp(statuses[i].code, status) == 0) return statuses[i].text;
     return "Unknown status";
 }
+
+/* ---- billing rates ---- */
+bool fx_rates_parse(const char *spec, struct fx_rates *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof *out);
+    char buf[2048];
+    if (!fx_strlcpy(buf, spec ? spec : "", sizeof buf)) {
+        snprintf(why, why_len, "the rate list is too long");
+        return false;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        char *colon = strchr(tok, ':');
+        if (!colon || out->n == FX_RATES_MAX || colon - tok < 2 || colon - tok > 16 ||
+            tok[0] != '+') {
+            snprintf(why, why_len, "bad rate entry \"%s\" (want +PREFIX:MULTIPLIER)", tok);
+            return false;
+        }
+        *colon = 0;
+        for (const char *p = tok + 1; *p; p++)
+            if (*p < '0' || *p > '9') {
+                snprintf(why, why_len, "bad prefix \"%s\"", tok);
+                return false;
+            }
+        fx_strlcpy(out->row[out->n].prefix, tok, sizeof out->row[0].prefix);
+        if (strcmp(colon + 1, "refuse") == 0) {
+            out->row[out->n].refused = true;
+        } else {
+            char *end;
+            double m = strtod(colon + 1, &end);
+            if (*end || !(m >= 0 && m <= 1000)) {
+                snprintf(why, why_len, "bad multiplier \"%s\" for %s", colon + 1, tok);
+                return false;
+            }
+            out->row[out->n].multiplier = m;
+        }
+        out->n++;
+    }
+    return true;
+}
+
+bool fx_rates_find(const struct fx_rates *r, const char *number, double *multiplier)
+{
+    int best = -1;
+    size_t best_len = 0;
+    for (int i = 0; r && i < r->n; i++) {
+        size_t n = strlen(r->row[i].prefix);
+        if (n > best_len && strncmp(number, r->row[i].prefix, n) == 0) {
+            best = i;
+            best_len = n;
+        }
+    }
+    *multiplier = best < 0 ? 1 : r->row[best].multiplier;
+    return best >= 0 && r->row[best].refused;
+}

@@ -144,6 +144,23 @@ bool fx_e164_normalize(const char *in, const char *default_cc, char out[24]);
 /* True when s is already E.164 ("+" then 8..15 digits, first not 0). */
 bool fx_e164_valid(const char *s);
 
+/* ---- billing rates ----------------------------------------------------------
+ * "prefix:multiplier" pairs separated by commas ("+1:1,+44:2,+1900:refuse"); the longest
+ * matching prefix wins; numbers matching none cost multiplier 1. */
+#define FX_RATES_MAX 64
+struct fx_rates {
+    int n;
+    struct {
+        char prefix[20];
+        double multiplier;
+        bool refused;
+    } row[FX_RATES_MAX];
+};
+/* Parses spec ("" = no rows); false with why[] naming the bad entry. */
+bool fx_rates_parse(const char *spec, struct fx_rates *out, char *why, size_t why_len);
+/* The multiplier for number; true when calls to it are refused. */
+bool fx_rates_find(const struct fx_rates *r, const char *number, double *multiplier);
+
 /* ---- files ------------------------------------------------------------------ */
 /* mkdir -p with mode 0750. */
 enum fx_err fx_mkdirs(const char *path);

@@ -6,6 +6,7 @@
  * either schedules the next attempt (resuming a partial send after its confirmed pages)
  * or writes the destination's final record — each in one transaction. Inbound faxes
  * that a line delivers become records in their number owner's inbox. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct outcome {
     bool retry;
     int pages;      /* pages confirmed over all attempts */
     char why[256];  /* the record's description */
+    double multiplier; /* cost per page of this destination (billing.rates) */
 };
 
 static void decide(const struct fx_send_job *j, const struct fx_call_result *r,
@@ -114,7 +116,9 @@ static enum fx_err finish(struct fx_queue *q, const struct worker_ctx *w,
                           const struct fx_attempt *a, const struct outcome *o,
                           const struct fx_call_result *r)
 {
-    struct fx_fax f = {.pages = o->pages, .cost = o->pages, .cost_multiplier = 1};
+    /* Cost in pages: confirmed pages times the destination's multiplier, rounded up. */
+    int64_t cost = (int64_t)ceil(o->pages * o->multiplier - 1e-9);
+    struct fx_fax f = {.pages = o->pages, .cost = cost, .cost_multiplier = o->multiplier};
     fx_strlcpy(f.id, j->dest.fax_id, sizeof f.id);
     fx_strlcpy(f.owner_id, j->uid, sizeof f.owner_id);
     fx_strlcpy(f.direction, "outgoing", sizeof f.direction);
@@ -166,6 +170,25 @@ static enum fx_err record_attempt(struct fx_queue *q, struct worker_ctx *w,
                                   const struct fx_attempt *a, const struct outcome *oc,
                                   const struct fx_call_result *r);
 
+/* billing.enforce: the pages still to send, times the destination's multiplier, must be
+ * covered by the account's credit when the call is about to be placed. */
+static bool credit_covers(struct fx_queue *q, const struct fx_send_job *j, char *why,
+                          size_t why_len)
+{
+    if (!q->enforce_credit) return true;
+    double mult;
+    fx_rates_find(&q->rates, j->dest.number, &mult);
+    int64_t need = (int64_t)ceil((j->page_count - j->pages_done) * mult - 1e-9);
+    struct fx_account a;
+    if (fx_store_account_get(q->store, j->uid, &a)) return true; /* the store will say */
+    bool ok = a.credit >= need;
+    if (!ok)
+        snprintf(why, why_len, "the fax needs %lld pages of credit; the balance is %lld",
+                 (long long)need, (long long)a.credit);
+    fx_store_account_clear(&a);
+    return ok;
+}
+
 static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
 {
     struct fx_outbox ob;
@@ -183,7 +206,10 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     struct fx_attempt a;
     int64_t started = fx_clock_now();
     enum fx_err e = fx_blob_path(q->store, j->doc_blob, tiff, sizeof tiff);
-    if (!e && j->attempt > j->retry_count + 1) {
+    bool no_credit = !e && !credit_covers(q, j, r.detail, sizeof r.detail);
+    if (no_credit) {
+        r.end = FX_CALL_REFUSED; /* not dialled; the status is set below */
+    } else if (!e && j->attempt > j->retry_count + 1) {
         /* An attempt that a crash interrupted used up the last try. */
         r.end = FX_CALL_TEMPORARY;
         snprintf(r.detail, sizeof r.detail, "the last attempt was interrupted");
@@ -200,6 +226,13 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
                  fx_err_code(e));
     }
     decide(j, &r, &o);
+    if (no_credit) {
+        o.status = "insufficient_credit";
+        o.retry = false;
+        o.pages = j->pages_done;
+        snprintf(o.why, sizeof o.why, "%s: %s", fx_status_text(o.status), r.detail);
+    }
+    fx_rates_find(&q->rates, j->dest.number, &o.multiplier);
     if (j->attempt > j->retry_count + 1 && o.retry) o.status = "failed_internal_process_error";
     fill_attempt(j, &r, &o, started, &a);
     fx_info("queue attempt ended %s status=%s call=%s t30=%d pages=%d", tag, o.status,
@@ -261,7 +294,16 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
         spam = owner.refuse_anonymous;
         fx_store_account_clear(&owner);
     }
-    struct fx_fax f = {.pages = fr->pages_confirmed, .cost_multiplier = 1, .is_spam = spam};
+    struct fx_fax f = {.pages = fr->pages_confirmed, .cost_multiplier = 1, .is_spam = spam,
+                       .cost = spam ? 0 : fr->pages_confirmed};
+    /* billing.enforce: a fax the owner's credit does not cover is kept (the sender was
+     * told it arrived) but marked insufficient_credit and not charged. */
+    bool unpaid = false;
+    if (q->enforce_credit && !spam && !fx_store_account_get(q->store, n.owner_id, &owner)) {
+        unpaid = owner.credit < f.cost;
+        fx_store_account_clear(&owner);
+    }
+    if (unpaid) f.cost = 0;
     struct fx_attempt a = {.started = in->started, .ended = fx_clock_now(),
                            .t30_code = fr->t30_code, .pages = fr->pages_confirmed,
                            .bit_rate = fr->bit_rate, .ecm = fr->ecm};
@@ -270,7 +312,9 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
     fx_store_number_clear(&n);
     fx_strlcpy(f.direction, "incoming", sizeof f.direction);
     fx_strlcpy(f.category, spam ? "spam" : "inbox", sizeof f.category);
-    fx_strlcpy(f.status, fr->t30_code == 0 ? "success" : "partially_received", sizeof f.status);
+    fx_strlcpy(f.status, unpaid ? "insufficient_credit"
+                         : fr->t30_code == 0 ? "success" : "partially_received",
+               sizeof f.status);
     snprintf(f.description, sizeof f.description, "%s", fr->t30_code == 0 ? "OK" : fr->t30_text);
     fx_strlcpy(f.from, in->from, sizeof f.from);
     fx_strlcpy(f.to, in->to, sizeof f.to);

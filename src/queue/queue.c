@@ -379,6 +379,9 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cond, NULL);
     fill_convert_cfg(q);
+    char why[160];
+    fx_rates_parse(conf->billing_rates, &q->rates, why, sizeof why); /* validated by conf */
+    q->enforce_credit = strcmp(conf->billing_enforce, "on") == 0;
     enum fx_err e = fx_mkdirs(q->work_dir);
     if (!e) e = fx_store_outbox_release_leases(store);
     if (!e) e = fx_store_dest_release_leases(store);

@@ -25,6 +25,8 @@ struct fx_queue {
     const struct fx_conf *conf;
     struct fx_store *store;
     struct fx_lines *lines;
+    struct fx_rates rates;      /* billing.rates */
+    bool enforce_credit;        /* billing.enforce */
     struct fx_convert_cfg ccfg;
     char libexec[4096], work_dir[4200], line_dir[4200];
     pthread_mutex_t mu;

@@ -351,22 +351,52 @@ enum fx_err fx_store_account_list_all(struct fx_store *s, fx_store_account_cb cb
                         cb, arg);
 }
 
+/* Inside a transaction: moves uid's credit by delta and writes the ledger row. */
+static enum fx_err ledger_move(struct fx_store *s, const char *uid, int64_t delta,
+                               const char *reason, const char *fax_id, int64_t *balance)
+{
+    int64_t n = 0, bal = 0;
+    enum fx_err e =
+        q_run(s, &n, "UPDATE accounts SET credit = credit + ? WHERE uid = ?", "it", delta, uid);
+    if (!e && !n) e = FX_ERR_NOT_FOUND;
+    struct q q;
+    if (!e && !(e = q_start(s, &q, "SELECT credit FROM accounts WHERE uid = ?", "t", uid))) {
+        if (q_step(&q) == FX_DB_ROW) bal = qi(&q, 0);
+        q_end(&q);
+    }
+    char id[FX_UID_SIZE];
+    fx_id_new(id);
+    if (!e)
+        e = q_run(s, NULL,
+                  "INSERT INTO ledger (id, uid, delta, balance, reason, fax_id, created) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  "ttiitti", id, uid, delta, bal, reason, fax_id ? fax_id : "", fx_clock_now());
+    if (!e && balance) *balance = bal;
+    return e;
+}
+
 enum fx_err fx_store_account_credit_add(struct fx_store *s, const char *uid, int64_t pages,
                                         int64_t *balance)
 {
     enum fx_err e = tx_begin(s);
     if (e) return e;
-    int64_t n = 0;
-    e = q_run(s, &n, "UPDATE accounts SET credit = credit + ? WHERE uid = ?", "it", pages, uid);
-    if (!e && !n) e = FX_ERR_NOT_FOUND;
-    if (!e && balance) {
-        struct q q;
-        if (!(e = q_start(s, &q, "SELECT credit FROM accounts WHERE uid = ?", "t", uid))) {
-            if (q_step(&q) == FX_DB_ROW) *balance = qi(&q, 0);
-            q_end(&q);
-        }
-    }
-    return tx_end(s, e);
+    return tx_end(s, ledger_move(s, uid, pages, "credit added", NULL, balance));
+}
+
+enum fx_err fx_store_ledger_list(struct fx_store *s, const char *uid, fx_store_ledger_cb cb,
+                                 void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT delta, balance, reason, fax_id, created FROM ledger "
+                            "WHERE uid = ? ORDER BY created, rowid",
+                            "t", uid);
+    if (e) return e;
+    int rc;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW)
+        e = cb(qi(&q, 0), qi(&q, 1), qt(&q, 2), qt(&q, 3), qi(&q, 4), arg);
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
 }
 
 /* ---- tokens ---- */
@@ -1544,6 +1574,11 @@ static enum fx_err delivery_add(const struct fx_hook *h, void *arg)
 static enum fx_err fax_create_notify(struct fx_store *s, const struct fx_fax *f)
 {
     enum fx_err e = fx_store_fax_create(s, f);
+    /* The record's cost is debited in the same transaction, with its ledger row. */
+    if (!e && f->cost > 0)
+        e = ledger_move(s, f->owner_id, -f->cost,
+                        strcmp(f->direction, "outgoing") ? "fax received" : "fax sent", f->id,
+                        NULL);
     if (e) return e;
     const char *event = !strcmp(f->direction, "outgoing") ? "fax_sent"
                         : f->is_spam                     ? NULL /* spam raises nothing */

@@ -77,7 +77,14 @@ enum fx_err fx_store_account_list_members(struct fx_store *s, const char *admin_
                                           fx_store_account_cb cb, void *arg);
 /* Every account, oldest first (operators' listing). */
 enum fx_err fx_store_account_list_all(struct fx_store *s, fx_store_account_cb cb, void *arg);
-/* Adds pages (may be negative) to the balance; *balance (may be NULL) gets the result. */
+/* One ledger row: the change, the balance after it, why, and the fax it was for. */
+typedef enum fx_err (*fx_store_ledger_cb)(int64_t delta, int64_t balance, const char *reason,
+                                          const char *fax_id, int64_t at, void *arg);
+enum fx_err fx_store_ledger_list(struct fx_store *s, const char *uid, fx_store_ledger_cb cb,
+                                 void *arg);
+/* Adds pages (may be negative) to the balance with a ledger row; *balance (may be NULL)
+ * gets the result. Final fax records debit their cost the same way, in their own
+ * transaction. */
 enum fx_err fx_store_account_credit_add(struct fx_store *s, const char *uid, int64_t pages,
                                         int64_t *balance);
 
