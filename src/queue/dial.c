@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue/queue_priv.h"
@@ -175,16 +176,33 @@ static enum fx_err record_attempt(struct fx_queue *q, struct worker_ctx *w,
 static bool credit_covers(struct fx_queue *q, const struct fx_send_job *j, char *why,
                           size_t why_len)
 {
-    if (!q->enforce_credit) return true;
-    double mult;
-    fx_rates_find(&q->rates, j->dest.number, &mult);
-    int64_t need = (int64_t)ceil((j->page_count - j->pages_done) * mult - 1e-9);
     struct fx_account a;
     if (fx_store_account_get(q->store, j->uid, &a)) return true; /* the store will say */
-    bool ok = a.credit >= need;
-    if (!ok)
-        snprintf(why, why_len, "the fax needs %lld pages of credit; the balance is %lld",
-                 (long long)need, (long long)a.credit);
+    bool ok = true;
+    /* A corporate member's monthly page quota (member-details), always enforced. */
+    if (a.quota > 0 && !strcmp(a.account_type, "corporate_member")) {
+        time_t now = (time_t)fx_clock_now();
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        tm.tm_mday = 1;
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        int64_t used = 0;
+        fx_store_pages_sent(q->store, a.uid, (int64_t)timegm(&tm), &used);
+        if (used + (j->page_count - j->pages_done) > a.quota) {
+            ok = false;
+            snprintf(why, why_len, "the member's monthly quota is %lld pages; %lld used",
+                     (long long)a.quota, (long long)used);
+        }
+    }
+    if (ok && q->enforce_credit) {
+        double mult;
+        fx_rates_find(&q->rates, j->dest.number, &mult);
+        int64_t need = (int64_t)ceil((j->page_count - j->pages_done) * mult - 1e-9);
+        ok = a.credit >= need;
+        if (!ok)
+            snprintf(why, why_len, "the fax needs %lld pages of credit; the balance is %lld",
+                     (long long)need, (long long)a.credit);
+    }
     fx_store_account_clear(&a);
     return ok;
 }

@@ -1804,3 +1804,18 @@ enum fx_err fx_store_block_list(struct fx_store *s, const char *uid, fx_store_te
     q_end(&q);
     return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
 }
+
+enum fx_err fx_store_pages_sent(struct fx_store *s, const char *uid, int64_t since,
+                                int64_t *pages)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT COALESCE(SUM(pages), 0) FROM faxes WHERE owner_id = ? AND "
+                            "direction = 'outgoing' AND last_update >= ?",
+                            "ti", uid, since);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) *pages = qi(&q, 0);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : (enum fx_err)-rc;
+}

@@ -80,6 +80,9 @@ enum fx_err fx_store_account_list_all(struct fx_store *s, fx_store_account_cb cb
 /* One ledger row: the change, the balance after it, why, and the fax it was for. */
 typedef enum fx_err (*fx_store_ledger_cb)(int64_t delta, int64_t balance, const char *reason,
                                           const char *fax_id, int64_t at, void *arg);
+/* Pages of uid's outgoing fax records finished since `since` (a member's monthly quota). */
+enum fx_err fx_store_pages_sent(struct fx_store *s, const char *uid, int64_t since,
+                                int64_t *pages);
 enum fx_err fx_store_ledger_list(struct fx_store *s, const char *uid, fx_store_ledger_cb cb,
                                  void *arg);
 /* Adds pages (may be negative) to the balance with a ledger row; *balance (may be NULL)

@@ -93,5 +93,23 @@ class CreditTest(FaxdTestCase):
         self.assertEqual(self.faxctl("credit", "show", "--account", sender["uid"])["credit"], 3)
 
 
+    def test_member_monthly_quota(self):
+        admin = self.new_account("corporate_admin")
+        member = self.new_account("corporate_member", admin=admin["uid"])
+        self.faxctl("credit", "add", "--account", member["uid"], "--pages", "100")
+        self.assertEmptyOk(self.req("PUT", "/accounts/self/member-details/" + member["uid"],
+                                    token=admin["token"], body={"quota": 4, "role": "staff"}))
+        ids = self.send_doc(member, ["+15550000002"])  # 4 pages: within the quota
+        self.assertEqual(self.wait_fax(member["token"], ids["+15550000002"])["status"],
+                         "failed_user_busy")  # dialled (busy), nothing confirmed
+        ids = self.send_doc(member, ["+15550000009"])
+        rec = self.wait_fax(member["token"], ids["+15550000009"])
+        self.assertEqual((rec["status"], rec["pages"]), ("partially_sent", 1))  # 1 page used
+        ids = self.send_doc(member, ["+15550000002"])  # 1 used + 4 more would pass 4
+        rec = self.wait_fax(member["token"], ids["+15550000002"])
+        self.assertEqual(rec["status"], "insufficient_credit")
+        self.assertIn("quota", rec["description"])
+
+
 if __name__ == "__main__":
     main()
