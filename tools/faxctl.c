@@ -366,7 +366,8 @@ static int fax_import(struct fx_store *s, int argc, char **argv)
     fx_strlcpy(f.description, "Imported by the operator", sizeof f.description);
     f.last_update = f.start_time = f.sort_time = fx_clock_now();
     if (!strcmp(dir, "outgoing")) f.submit_time = f.start_time;
-    if ((e = fx_store_fax_create(s, &f))) return fail("cannot store the record (%s)", fx_err_code(e));
+    /* Like any finished fax: webhook deliveries (and a debit, were there a cost). */
+    if ((e = fx_store_fax_finish(s, &f))) return fail("cannot store the record (%s)", fx_err_code(e));
     emit("id", "s", f.id, "file", "s", f.file, "pages", "i", (int64_t)f.pages, NULL);
     return 0;
 }

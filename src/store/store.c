@@ -1819,3 +1819,10 @@ enum fx_err fx_store_pages_sent(struct fx_store *s, const char *uid, int64_t sin
     q_end(&q);
     return rc == FX_DB_ROW ? FX_OK : (enum fx_err)-rc;
 }
+
+enum fx_err fx_store_fax_finish(struct fx_store *s, const struct fx_fax *f)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    return tx_end(s, fax_create_notify(s, f));
+}

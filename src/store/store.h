@@ -375,6 +375,9 @@ enum fx_err fx_store_idem_delete(struct fx_store *s, const char *uid, const char
 /* ---- finished fax records ---- */
 /* Inserts f as is (id must be set). */
 enum fx_err fx_store_fax_create(struct fx_store *s, const struct fx_fax *f);
+/* Inserts f as a finished fax: with its cost debited and its webhook deliveries, in one
+ * transaction (what every path that finishes a fax does). */
+enum fx_err fx_store_fax_finish(struct fx_store *s, const struct fx_fax *f);
 enum fx_err fx_store_fax_get(struct fx_store *s, const char *id, struct fx_fax *out);
 /* Finds the record whose `file` value equals file. */
 enum fx_err fx_store_fax_get_by_file(struct fx_store *s, const char *file, struct fx_fax *out);
