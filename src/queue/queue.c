@@ -13,7 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define POLL_MS 1000
+/* How often idle workers look for due work (send_time is honoured within this). */
+#define POLL_MS 250
 
 struct preview {
     struct fx_convert_job job;
@@ -254,6 +255,11 @@ bool fx_queue_wait(struct fx_queue *q, struct worker_ctx *w, bool previews_wake)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += POLL_MS / 1000;
+        ts.tv_nsec += (long)(POLL_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
         while (!q->stop && !(previews_wake && q->previews) && q->kicks == seen)
             if (pthread_cond_timedwait(&q->cond, &q->mu, &ts) != 0) break;
     }

@@ -968,6 +968,16 @@ enum fx_err fx_store_outbox_set_status(struct fx_store *s, const char *id, const
 enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner, int64_t now,
                                           int64_t lease_s, struct fx_outbox *out)
 {
+    /* A read first: idle workers poll, and must not take the write lock to find nothing. */
+    struct q pre;
+    if (!q_start(s, &pre,
+                 "SELECT 1 FROM outbox WHERE status = 'submitted' OR "
+                 "(status = 'converting' AND lease_until < ?) LIMIT 1",
+                 "i", now)) {
+        int rc = q_step(&pre);
+        q_end(&pre);
+        if (rc == FX_DB_DONE) return FX_ERR_NOT_FOUND;
+    }
     enum fx_err e = tx_begin(s);
     if (e) return e;
     char id[FX_UID_SIZE] = "";

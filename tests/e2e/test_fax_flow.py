@@ -201,6 +201,24 @@ class FaxFlowTest(FaxdTestCase):
         self.assertEqual(len(starts), 2)
         self.assertGreaterEqual(starts[1] - starts[0], 120)
 
+    def test_send_time_is_honoured_within_a_second(self):
+        acct = self.new_account(number=True)
+        tok = acct["token"]
+        due = int(time.time()) + 4
+        send_time = time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(due))
+        ids = self.send_doc(acct, ["+15550000001"], name="letter_a4.pdf", send_time=send_time)
+        rec = self.wait_fax(tok, ids["+15550000001"])
+        self.assertEqual(rec["status"], "success")
+        c = self.faxd.db()
+        try:
+            started = c.execute("SELECT started FROM attempts WHERE fax_id = ?",
+                                (rec["id"],)).fetchone()[0]
+        finally:
+            c.close()
+        # Dialled at the due second or the next one, never before.
+        self.assertGreaterEqual(started, due)
+        self.assertLessEqual(started, due + 1)
+
     def attempts(self, fax_id):
         c = self.faxd.db()
         try:
@@ -219,6 +237,7 @@ class T38FlowTest(FaxFlowTest):
     test_sandbox_numbers = None
     test_retries_and_resume = None
     test_retry_waits_for_its_delay = None
+    test_send_time_is_honoured_within_a_second = None
 
 
 class RealtimeFlowTest(FaxFlowTest):
@@ -230,6 +249,7 @@ class RealtimeFlowTest(FaxFlowTest):
     test_sandbox_numbers = None
     test_retries_and_resume = None
     test_retry_waits_for_its_delay = None
+    test_send_time_is_honoured_within_a_second = None
 
     def test_send_to_own_number_arrives_with_the_same_pages(self):
         start = time.monotonic()
