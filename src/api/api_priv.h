@@ -141,6 +141,9 @@ enum fx_err fx_json_get_int(struct fx_req *r, json_t *obj, const char *key, int6
                             int64_t hi, int64_t *out, bool *present);
 enum fx_err fx_json_get_bool(struct fx_req *r, json_t *obj, const char *key, bool *out,
                              bool *present);
+/* Reads a cover_page's "flags" (absent = none) into FX_COVER_* bits; refuses anything but
+ * an array of urgent, for_review, please_reply, confidential. */
+enum fx_err fx_json_cover_flags(struct fx_req *r, json_t *flags, unsigned *out);
 /* True when value is one of the NULL-terminated list. */
 bool fx_str_in(const char *value, const char *const *list);
 

@@ -7,6 +7,32 @@
 
 #include "api/api_priv.h"
 
+/* Bit i is FX_COVER_* 1 << i (convert.h). */
+static const char *const cover_flag_names[] = {"urgent", "for_review", "please_reply",
+                                               "confidential", NULL};
+
+enum fx_err fx_json_cover_flags(struct fx_req *r, json_t *flags, unsigned *out)
+{
+    *out = 0;
+    if (!flags || json_is_null(flags)) return FX_OK;
+    size_t i;
+    json_t *v;
+    if (!json_is_array(flags))
+        return fx_req_fail(r, FX_ERR_INVALID, "cover_page.flags must be an array");
+    json_array_foreach(flags, i, v)
+    {
+        int k = 0;
+        while (cover_flag_names[k] && !(json_is_string(v) &&
+                                        strcmp(json_string_value(v), cover_flag_names[k]) == 0))
+            k++;
+        if (!cover_flag_names[k])
+            return fx_req_fail(r, FX_ERR_INVALID, "cover_page.flags may hold urgent, "
+                                                  "for_review, please_reply, confidential");
+        *out |= 1u << k;
+    }
+    return FX_OK;
+}
+
 bool fx_str_in(const char *value, const char *const *list)
 {
     for (; value && *list; list++)

@@ -7,8 +7,6 @@
 #include "api/api_priv.h"
 #include "conf/conf.h"
 
-static const char *const cover_flags[] = {"urgent", "for_review", "please_reply", "confidential",
-                                          NULL};
 
 /* A parsed and validated send request. */
 struct send {
@@ -19,6 +17,7 @@ struct send {
     json_t *file_info;     /* [{file_name, mime_type, size}] for file_changes */
     json_t *comment;       /* OutboxComment */
     json_t *cover;         /* OutboxCoverPage or NULL */
+    unsigned cover_flags;  /* its flags as FX_COVER_* bits */
     bool enhancement, return_ids;
     int64_t retry_count, retry_delay, send_time;
 };
@@ -127,18 +126,9 @@ static enum fx_err parse_cover(struct fx_req *r, struct send *s)
         if (v || i < 3) json_object_set_new(s->cover, strs[i], json_string(v ? json_string_value(v) : ""));
     }
     json_t *flags = json_object_get(c, "flags");
-    if (flags) {
-        size_t i;
-        if (!json_is_array(flags))
-            return fx_req_fail(r, FX_ERR_INVALID, "cover_page.flags must be an array");
-        json_array_foreach(flags, i, v) if (!json_is_string(v) ||
-                                            !fx_str_in(json_string_value(v), cover_flags))
-            return fx_req_fail(r, FX_ERR_INVALID,
-                               "cover_page.flags may hold urgent, for_review, please_reply, "
-                               "confidential");
-        json_object_set(s->cover, "flags", flags);
-    }
-    return FX_OK;
+    enum fx_err e = fx_json_cover_flags(r, flags, &s->cover_flags);
+    if (!e && flags && !json_is_null(flags)) json_object_set(s->cover, "flags", flags);
+    return e;
 }
 
 /* Account default retry (settings.send_fax.retry), else the configured default. */
@@ -304,13 +294,7 @@ static enum fx_err conversion_inputs(struct fx_req *r, struct send *s, struct fx
             const char *v = json_string_value(json_object_get(s->cover, keys[i]));
             *dst[i] = strdup(v ? v : "");
         }
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(s->cover, "flags"), i, v)
-        {
-            for (int k = 0; cover_flags[k]; k++)
-                if (strcmp(json_string_value(v), cover_flags[k]) == 0) o->cover_flags |= 1 << k;
-        }
+        o->cover_flags = (int)s->cover_flags;
     }
     return o->comment_text && o->company ? FX_OK : FX_ERR_NOMEM;
 }

@@ -126,8 +126,6 @@ static enum fx_err preview_docs(struct fx_req *r, const char *uid, json_t *files
 /* The optional cover page: the same fields as a send's cover_page. */
 static enum fx_err preview_cover(struct fx_req *r, json_t *c, struct fx_cover *cover)
 {
-    static const char *const flags[] = {"urgent", "for_review", "please_reply", "confidential",
-                                        NULL};
     if (!json_is_object(c)) return fx_req_fail(r, FX_ERR_INVALID, "cover_page must be an object");
     const char **dst[] = {&cover->name_to, &cover->name_from, &cover->subject, &cover->message};
     static const char *const keys[] = {"name_to", "name_from", "subject", "message"};
@@ -136,16 +134,8 @@ static enum fx_err preview_cover(struct fx_req *r, json_t *c, struct fx_cover *c
         enum fx_err e = fx_json_get_str(r, c, keys[i], dst[i], &have);
         if (e) return e;
     }
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(c, "flags"), i, v)
-    {
-        for (int k = 0; flags[k]; k++)
-            if (json_is_string(v) && strcmp(json_string_value(v), flags[k]) == 0)
-                cover->flags |= 1u << k;
-    }
     cover->date = fx_clock_now();
-    return FX_OK;
+    return fx_json_cover_flags(r, json_object_get(c, "flags"), &cover->flags);
 }
 
 /* Second call, after the worker resumed the connection: the answer. */

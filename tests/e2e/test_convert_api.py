@@ -142,6 +142,15 @@ class ConvertApiTest(ConvertFlow, FaxdTestCase):
         self.assertEqual(body["file_index"], 1)
         self.assertEqual(body["thumbnails"], [])
 
+    def test_preview_refuses_bad_cover_flags(self):
+        acct = self.new_account()
+        path = self.upload(acct["token"], "letter_a4.pdf")["path"]
+        for flags in (["urgent", "bogus"], "urgent"):
+            r = self.req("POST", "/accounts/self/preview", token=acct["token"],
+                         body={"files": [path], "cover_page": {"name_to": "a", "name_from": "b",
+                                                               "subject": "c", "flags": flags}})
+            self.assertError(r, 400, "invalid_request")
+
     def test_preview_refuses_other_accounts_files(self):
         a, b = self.new_account(), self.new_account()
         path = self.upload(b["token"], "letter_a4.pdf")["path"]

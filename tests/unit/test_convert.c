@@ -25,6 +25,7 @@
 #include <tiffio.h>
 
 #include "check.h"
+#include "convert_cfg.h"
 
 static char fixtures[2048];
 static char libexec[PATH_MAX];
@@ -62,20 +63,7 @@ static char *read_file(const char *path, size_t *len)
 
 static void base_cfg(struct fx_convert_cfg *cfg)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->work_dir = tmp;
-    cfg->libexec_dir = libexec;
-    cfg->timeout_s = 60;
-    cfg->mem_limit = (int64_t)1 << 30;
-    cfg->lo_mem_limit = (int64_t)1 << 30;
-    cfg->lo_max_docs = 50;
-    cfg->max_pages = 200;
-    cfg->max_image_pixels = 64000000;
-    cfg->gs = "gs";
-    cfg->mutool = "mutool";
-    cfg->qpdf = "qpdf";
-    cfg->soffice = "soffice";
-    cfg->python = "python3";
+    fx_test_convert_cfg(cfg, tmp, libexec);
 }
 
 /* Every page of a fax TIFF: 1728 wide, 204 dpi across, `lpi` down, at most `lines`. */

@@ -38,6 +38,7 @@
 #include <tiffio.h>
 
 #include "check.h"
+#include "convert_cfg.h"
 
 #define MIN_SHARE 0.8 /* of a page's distinctive words that must be read back */
 #define MAX_CHECKS 3  /* pages checked per document */
@@ -52,20 +53,7 @@ static bool verbose;
 
 static void base_cfg(struct fx_convert_cfg *cfg)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->work_dir = tmp;
-    cfg->libexec_dir = libexec;
-    cfg->timeout_s = 60;
-    cfg->mem_limit = (int64_t)1 << 30;
-    cfg->lo_mem_limit = (int64_t)1 << 30;
-    cfg->lo_max_docs = 50;
-    cfg->max_pages = 200;
-    cfg->max_image_pixels = 64000000;
-    cfg->gs = "gs";
-    cfg->mutool = "mutool";
-    cfg->qpdf = "qpdf";
-    cfg->soffice = "soffice";
-    cfg->python = "python3";
+    fx_test_convert_cfg(cfg, tmp, libexec);
 }
 
 /* Reads a whole small file; caller frees. NULL when it cannot be read. */

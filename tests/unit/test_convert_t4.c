@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "convert_cfg.h"
 #include "convert/convert.h"
 #include "fax/fax.h"
 
@@ -111,11 +112,8 @@ int main(void)
     fx_test_libexec(libexec, sizeof libexec);
     snprintf(tmp, sizeof tmp, "/tmp/faxd-test-t4-XXXXXX");
     if (!mkdtemp(tmp)) return 1;
-    struct fx_convert_cfg cfg = {.work_dir = tmp, .libexec_dir = libexec, .timeout_s = 60,
-                                 .mem_limit = (int64_t)1 << 30, .lo_mem_limit = (int64_t)1 << 30,
-                                 .lo_max_docs = 50, .max_pages = 200,
-                                 .max_image_pixels = 64000000, .gs = "gs", .mutool = "mutool",
-                                 .qpdf = "qpdf", .soffice = "soffice", .python = "python3"};
+    struct fx_convert_cfg cfg;
+    fx_test_convert_cfg(&cfg, tmp, libexec);
     struct fx_convert *c = NULL;
     CHECK(fx_convert_new(&cfg, &c) == FX_OK);
     if (c) {
