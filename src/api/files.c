@@ -71,6 +71,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         return MHD_NO;
     }
     if ((u->err = fx_blob_write(u->w, data, size))) return MHD_NO;
+    fx_crash_point("upload");
     return MHD_YES;
 }
 

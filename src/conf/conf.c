@@ -198,6 +198,9 @@ static const struct conf_option options[] = {
             "Seconds without media after which a fax call is ended."),
     OPT_INT("line.max_call", line_max_call, "3600", 60, 86400,
             "Seconds after which any fax call is ended."),
+    OPT_STR("line.call_log", line_call_log, "", NULL, NULL,
+            "A file every call placed is appended to (time, line, numbers, fax and attempt); "
+            "empty = none."),
 
     OPT_STR("webhook.allow_private", webhook_allow_private, "off", on_off, NULL,
             "Allow webhook targets on loopback, private, link-local or CGNAT addresses: on or off."),

@@ -58,6 +58,7 @@ struct fx_conf {
     char *line_sandbox_prefix;  /* line.sandbox_prefix: "" = no sandbox */
     int64_t line_no_media;      /* line.no_media_timeout: seconds */
     int64_t line_max_call;      /* line.max_call: seconds */
+    char *line_call_log;        /* line.call_log: file every placed call is appended to */
     /* [billing] */
     char *billing_enforce;      /* billing.enforce: on | off */
     char *billing_rates;        /* billing.rates: "+PREFIX:MULT,…" ("" = all 1) */

@@ -201,6 +201,7 @@ static enum fx_err run_docs(struct fx_convert *c, const struct fx_convert_job *j
             res->failed_doc = i;
             return e;
         }
+        fx_crash_point("convert_doc");
     }
     if (job->cover) {
         enum fx_err e = fx_route_cover(c, job->cover, fx_pagew_pages(w) + 1, wd, w, res);

@@ -3,6 +3,8 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,6 +415,39 @@ bool fx_utf8_valid(const char *s, size_t len)
 }
 
 /* ---- files ---- */
+/* ---- crash points ---- */
+static pthread_once_t crash_once = PTHREAD_ONCE_INIT;
+static char crash_name[64];
+static long crash_left; /* passages before the kill; 0 = no crash point set */
+static pthread_mutex_t crash_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void crash_load(void)
+{
+    const char *s = getenv("FAXD_TEST_CRASH_AT");
+    if (!s || !*s) return;
+    fx_strlcpy(crash_name, s, sizeof crash_name);
+    char *colon = strchr(crash_name, ':');
+    crash_left = 1;
+    if (colon) {
+        *colon = 0;
+        crash_left = strtol(colon + 1, NULL, 10);
+        if (crash_left < 1) crash_left = 1;
+    }
+}
+
+void fx_crash_point(const char *name)
+{
+    pthread_once(&crash_once, crash_load);
+    if (!crash_name[0] || strcmp(name, crash_name) != 0) return;
+    pthread_mutex_lock(&crash_mu);
+    bool now = crash_left > 0 && --crash_left == 0;
+    pthread_mutex_unlock(&crash_mu);
+    if (now) {
+        fprintf(stderr, "faxd crash point %s reached: SIGKILL\n", name);
+        raise(SIGKILL);
+    }
+}
+
 enum fx_err fx_mkdirs(const char *path)
 {
     char tmp[4096];

@@ -162,6 +162,13 @@ bool fx_rates_parse(const char *spec, struct fx_rates *out, char *why, size_t wh
 bool fx_rates_find(const struct fx_rates *r, const char *number, double *multiplier);
 
 /* ---- files ------------------------------------------------------------------ */
+/* ---- crash points ------------------------------------------------------------
+ * Named places where a `kill -9` is most dangerous (mid-upload, mid-conversion, mid-page,
+ * between a call's end and its record, …). FAXD_TEST_CRASH_AT=name[:n] makes the n-th
+ * (default first) passage through `name` kill faxd with SIGKILL, so the crash-safety
+ * tests can stop faxd exactly there. Without the variable this is one cached check. */
+void fx_crash_point(const char *name);
+
 /* mkdir -p with mode 0750. */
 enum fx_err fx_mkdirs(const char *path);
 /* fsync the directory holding path, so a rename inside it is durable. */

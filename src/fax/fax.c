@@ -294,6 +294,37 @@ enum fx_err fx_fax_tiff_check(const char *path, int *pages, char *why, size_t wh
     return err;
 }
 
+/* Counts the leading pages whose every row decodes. A receiving session writes each
+ * page's directory only once the page is complete, so in the file of a call that was cut
+ * short (faxd killed) these are exactly the complete pages. */
+enum fx_err fx_fax_tiff_pages(const char *path, int *pages)
+{
+    tiff_init();
+    TIFF *t = path && *path ? TIFFOpen(path, "r") : NULL;
+    if (!t) return FX_ERR_IO;
+    int n = 0;
+    tmsize_t len = TIFFScanlineSize(t);
+    void *row = len > 0 ? malloc((size_t)len) : NULL;
+    do {
+        uint32_t h = 0;
+        tmsize_t l = TIFFScanlineSize(t);
+        if (l > len) {
+            void *bigger = realloc(row, (size_t)l);
+            if (!bigger) break;
+            row = bigger, len = l;
+        }
+        if (!row || !TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h) || h == 0) break;
+        uint32_t y = 0;
+        while (y < h && TIFFReadScanline(t, row, y, 0) == 1) y++;
+        if (y < h) break;
+        n++;
+    } while (TIFFReadDirectory(t));
+    free(row);
+    TIFFClose(t);
+    *pages = n;
+    return FX_OK;
+}
+
 /* ---- results ------------------------------------------------------------------ */
 
 static void stats_update(struct fx_fax_session *s)

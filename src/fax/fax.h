@@ -95,6 +95,9 @@ void fx_fax_hangup(struct fx_fax_session *s);
 bool fx_fax_done(const struct fx_fax_session *s);
 const struct fx_fax_result *fx_fax_result(const struct fx_fax_session *s);
 
+/* Counts the complete pages of a received fax file, even one whose call was cut short
+ * (0 when none decodes). FX_ERR_IO when the file is not a TIFF. */
+enum fx_err fx_fax_tiff_pages(const char *path, int *pages);
 /* Checks a TIFF is what spandsp can send: every page 1728 px wide, 204 dpi across,
  * 98/196 lpi, bilevel. FX_ERR_INVALID with why[] when not; *pages on success. */
 enum fx_err fx_fax_tiff_check(const char *path, int *pages, char *why, size_t why_len);

@@ -56,10 +56,18 @@ struct fx_dial {
     const char *ident;       /* our TSI (at most 20 characters) */
     const char *header;      /* page header text, or NULL */
     const char *log_tag;     /* e.g. "attempt=…" */
+    /* Called on the calling thread each time the far end confirms another page, with
+     * the pages confirmed in this call so far, so the caller can keep its progress
+     * durable while the call goes on; NULL = not wanted. */
+    void (*progress)(int pages_confirmed, void *arg);
+    void *progress_arg;
 };
 
 /* An incoming fax the line received for one of faxd's numbers. */
 struct fx_inbound {
+    const char *id;               /* the id the fax record takes: chosen by the line when
+                                   * the call begins, so a fax recovered after a crash can
+                                   * never be stored twice */
     const char *to, *from;        /* numbers ("" when the caller sent none) */
     const char *tiff_path;        /* the complete pages received (may be none) */
     const struct fx_fax_result *fax;
@@ -78,6 +86,8 @@ struct fx_lines_cfg {
     const char *work_dir;       /* where received pages are written */
     int no_media_timeout_ms;
     int max_call_ms;
+    const char *call_log;       /* a file every call placed is appended to (one line,
+                                 * written before the call rings); NULL/"" = none */
     fx_line_local_cb is_local;
     fx_line_inbound_cb inbound;
     void *arg;                  /* for both callbacks */
@@ -94,6 +104,10 @@ void fx_lines_stop(struct fx_lines *l);
 /* True once fx_lines_stop was called. */
 bool fx_lines_stopping(const struct fx_lines *l);
 
+/* Delivers (through cfg.inbound, on this thread) the complete pages of inbound calls
+ * that a crash of faxd interrupted, as partially received faxes, and removes what those
+ * calls left in work_dir. Call once at start, before any call is placed. */
+enum fx_err fx_lines_recover(struct fx_lines *l);
 /* Places a call and runs it to its end on this thread. FX_OK with *out filled whatever
  * the outcome; an fx_err only when faxd itself failed (file, memory). */
 enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx_call_result *out);

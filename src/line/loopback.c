@@ -5,6 +5,8 @@
  * are delivered to the other. The far end is faxd's own receiving session for faxd's
  * numbers, or a simulated fax machine / phone line for sandbox numbers. In real-time mode
  * every tick waits for its 20 ms slot; accelerated, ticks run back to back. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,7 @@ struct fx_lines {
     atomic_bool stopping;
     char sandbox_prefix[32];
     char work_dir[4096];
+    char call_log[4096];
 };
 
 enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out)
@@ -93,8 +96,10 @@ enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out)
     fx_strlcpy(l->sandbox_prefix, cfg->sandbox_prefix ? cfg->sandbox_prefix : "",
                sizeof l->sandbox_prefix);
     fx_strlcpy(l->work_dir, cfg->work_dir, sizeof l->work_dir);
+    fx_strlcpy(l->call_log, cfg->call_log ? cfg->call_log : "", sizeof l->call_log);
     l->cfg.sandbox_prefix = l->sandbox_prefix;
     l->cfg.work_dir = l->work_dir;
+    l->cfg.call_log = l->call_log;
     enum fx_err e = fx_mkdirs(l->work_dir);
     if (e) {
         free(l);
@@ -158,9 +163,11 @@ struct leg {
 
 struct call {
     struct fx_lines *l;
+    const struct fx_dial *d;
     struct leg a, b;  /* a = caller (sends), b = far end (NULL session: silence) */
     enum far_end far;
     int64_t samples;
+    int pages_told;   /* confirmed pages already reported through d->progress */
 };
 
 static void sleep_until(int64_t start_ms, int64_t ticks)
@@ -203,6 +210,11 @@ static void run(struct call *c)
     while (!fx_fax_done(c->a.s) || (c->b.s && !fx_fax_done(c->b.s))) {
         if (c->l->cfg.realtime) sleep_until(start, ++ticks);
         tick(c);
+        int confirmed = fx_fax_result(c->a.s)->pages_confirmed;
+        if (confirmed > c->pages_told && c->d->progress) {
+            c->pages_told = confirmed;
+            c->d->progress(confirmed, c->d->progress_arg);
+        }
         bool hang = (c->far == FAR_HANGUP_EARLY && c->samples >= 8000 * 5) ||
                     (c->far == FAR_HANGUP_PAGE1 &&
                      fx_fax_result(c->a.s)->pages_confirmed >= 1);
@@ -272,7 +284,7 @@ static enum fx_err run_answered(struct fx_lines *l, const struct fx_dial *d, enu
                                 struct fx_fax_result *far_res)
 {
     struct pktq *qa = calloc(1, sizeof *qa), *qb = calloc(1, sizeof *qb);
-    struct call c = {.l = l, .far = far, .a = {.out = qa}, .b = {.out = qb}};
+    struct call c = {.l = l, .d = d, .far = far, .a = {.out = qa}, .b = {.out = qb}};
     enum fx_err e = qa && qb ? FX_OK : FX_ERR_NOMEM;
     if (!e) e = session(l, true, d->tiff_path, d, qa, d->ident, &c.a.s);
     if (!e && far != FAR_SILENCE) {
@@ -292,6 +304,118 @@ static enum fx_err run_answered(struct fx_lines *l, const struct fx_dial *d, enu
     free(qa);
     free(qb);
     return e;
+}
+
+/* ---- the call log and inbound calls cut short ---- */
+
+/* Appends one line for a call about to ring; O_APPEND keeps concurrent lines whole. */
+static void log_call(const struct fx_lines *l, const struct fx_dial *d, const char *line)
+{
+    if (!l->call_log[0]) return;
+    int fd = open(l->call_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fx_warn("line call log cannot be opened path=%s", l->call_log);
+        return;
+    }
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%lld line=%s to=%s from=%s %s\n",
+                     (long long)fx_clock_now(), line, d->to, d->from ? d->from : "",
+                     d->log_tag ? d->log_tag : "");
+    if (n >= (int)sizeof buf) n = (int)sizeof buf - 1, buf[n - 1] = '\n';
+    if (n > 0 && write(fd, buf, (size_t)n) != n)
+        fx_warn("line call log write failed path=%s", l->call_log);
+    close(fd);
+}
+
+/* An inbound call's description sits beside its page file (rx-<id>.meta next to
+ * rx-<id>.tiff) while the call runs, so that after a crash fx_lines_recover can store
+ * the pages that were complete. The receiving session writes each page to the file as
+ * it completes. */
+static void meta_path(const struct fx_lines *l, const char *id, const char *ext, char *out,
+                      size_t len)
+{
+    snprintf(out, len, "%s/rx-%s.%s", l->work_dir, id, ext);
+}
+
+static void meta_write(const struct fx_lines *l, const char *id, const struct fx_inbound *in)
+{
+    char path[4200];
+    meta_path(l, id, "meta", path, sizeof path);
+    FILE *f = fopen(path, "we");
+    if (!f) {
+        fx_warn("line cannot write %s", path);
+        return;
+    }
+    fprintf(f, "%s\n%s\n%lld\n%s\n%s\n", in->to, in->from, (long long)in->started,
+            in->transport, in->line);
+    fclose(f);
+}
+
+static void recover_one(struct fx_lines *l, const char *id)
+{
+    char meta[4200], tiff[4200], to[64] = "", from[64] = "", transport[8] = "", line[32] = "";
+    long long started = 0;
+    meta_path(l, id, "meta", meta, sizeof meta);
+    meta_path(l, id, "tiff", tiff, sizeof tiff);
+    FILE *f = fopen(meta, "re");
+    /* Fields are one per line; from may be empty. */
+    char *field[5] = {to, from, NULL, transport, line}, num[32];
+    size_t size[5] = {sizeof to, sizeof from, sizeof num, sizeof transport, sizeof line};
+    field[2] = num;
+    bool ok = f != NULL;
+    for (int i = 0; ok && i < 5; i++) {
+        ok = fgets(field[i], (int)size[i], f) != NULL;
+        if (ok) field[i][strcspn(field[i], "\n")] = 0;
+    }
+    if (f) fclose(f);
+    if (ok) started = strtoll(num, NULL, 10);
+    ok = ok && to[0];
+    int pages = 0;
+    if (ok && fx_fax_tiff_pages(tiff, &pages) == FX_OK && pages > 0 && l->cfg.inbound) {
+        struct fx_fax_result fr = {.t30_code = 49, .pages_confirmed = pages,
+                                   .pages_in_file = pages};
+        snprintf(fr.t30_text, sizeof fr.t30_text,
+                 "faxd stopped during the call; the complete pages were kept");
+        struct fx_inbound in = {.id = id, .to = to, .from = from, .tiff_path = tiff, .fax = &fr,
+                                .transport = transport, .line = line, .started = started};
+        fx_info("line recovering an interrupted inbound fax id=%s to=%s pages=%d", id, to,
+                pages);
+        l->cfg.inbound(&in, l->cfg.arg);
+    } else {
+        fx_info("line interrupted inbound call left no complete page id=%s", id);
+    }
+    unlink(tiff);
+    unlink(meta);
+}
+
+enum fx_err fx_lines_recover(struct fx_lines *l)
+{
+    DIR *dir = opendir(l->work_dir);
+    if (!dir) return FX_ERR_IO;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        const char *name = de->d_name;
+        size_t n = strlen(name);
+        if (strncmp(name, "rx-", 3) != 0 || n != 3 + FX_ID_LEN + 5) continue;
+        char id[FX_ID_LEN + 1];
+        memcpy(id, name + 3, FX_ID_LEN);
+        id[FX_ID_LEN] = 0;
+        if (!strcmp(name + n - 5, ".meta")) {
+            recover_one(l, id);
+        } else if (!strcmp(name + n - 5, ".tiff")) {
+            /* A page file with no description: a sandbox receiver's, nothing to keep —
+             * unless its description is still to come in this listing. */
+            char meta[4200];
+            meta_path(l, id, "meta", meta, sizeof meta);
+            if (access(meta, F_OK) != 0) {
+                char path[4200];
+                meta_path(l, id, "tiff", path, sizeof path);
+                unlink(path);
+            }
+        }
+    }
+    closedir(dir);
+    return FX_OK;
 }
 
 enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx_call_result *out)
@@ -316,29 +440,32 @@ enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx
         out->end = FX_CALL_UNALLOCATED;
         out->sip_code = 404;
         snprintf(out->detail, sizeof out->detail, "sandbox number %s is not assigned", d->to);
+        log_call(l, d, out->line);
         return FX_OK;
     }
     if (sb && sandbox[row].far == FAR_SETUP) {
         out->end = sandbox[row].end;
         out->sip_code = sandbox[row].sip;
         snprintf(out->detail, sizeof out->detail, "sandbox: %s", fx_sandbox_rows[row].outcome);
+        log_call(l, d, out->line);
         return FX_OK;
     }
-    char rx[4200], id[FX_ID_LEN + 1];
+    char rx[4200], meta[4200], id[FX_ID_LEN + 1];
     fx_id_new(id);
-    snprintf(rx, sizeof rx, "%s/rx-%s.tiff", l->work_dir, id);
-    int64_t started = fx_clock_now();
+    meta_path(l, id, "tiff", rx, sizeof rx);
+    meta_path(l, id, "meta", meta, sizeof meta);
     enum far_end far = sb ? sandbox[row].far : FAR_RECEIVER;
     out->sip_code = 200;
     struct fx_fax_result far_res = {0};
+    /* The receiving side's view: the complete pages it wrote into rx. */
+    struct fx_inbound in = {.id = id, .to = d->to, .from = d->from ? d->from : "",
+                            .tiff_path = rx, .fax = &far_res, .transport = out->transport,
+                            .line = out->line, .started = fx_clock_now()};
+    if (local) meta_write(l, id, &in);
+    log_call(l, d, out->line);
     enum fx_err e = run_answered(l, d, far, rx, out, &far_res);
-    if (!e && local && l->cfg.inbound) {
-        /* The receiving side's view: the complete pages it wrote into rx. */
-        struct fx_inbound in = {.to = d->to, .from = d->from ? d->from : "", .tiff_path = rx,
-                                .fax = &far_res, .transport = out->transport,
-                                .line = out->line, .started = started};
-        l->cfg.inbound(&in, l->cfg.arg);
-    }
+    if (!e && local && l->cfg.inbound) l->cfg.inbound(&in, l->cfg.arg);
     unlink(rx);
+    unlink(meta);
     return e;
 }

@@ -116,10 +116,10 @@ static int progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl
 
 /* POSTs body to target. *status gets the HTTP status (0 = none) and err[] a reason
  * when the attempt failed; returns true when the notifier is stopping (no outcome). */
-static bool post(struct fx_notify *n, CURL *curl, const char *target, const char *body,
-                 const char *secret, int *status, char err[256])
+static bool post(struct fx_notify *n, CURL *curl, const char *delivery, const char *target,
+                 const char *body, const char *secret, int *status, char err[256])
 {
-    char ts[24], sig[65], hdr_ts[64], hdr_sig[128];
+    char ts[24], sig[65], hdr_ts[64], hdr_sig[128], hdr_id[96];
     snprintf(ts, sizeof ts, "%lld", (long long)fx_clock_now());
     size_t blen = strlen(body), tlen = strlen(ts);
     char *signed_text = malloc(tlen + 1 + blen + 1);
@@ -137,6 +137,10 @@ static bool post(struct fx_notify *n, CURL *curl, const char *target, const char
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     h = curl_slist_append(h, hdr_ts);
     h = curl_slist_append(h, hdr_sig);
+    /* Deliveries are at least once (a crash between the answer and its record sends
+     * again): the id lets a receiver drop a repeat. */
+    snprintf(hdr_id, sizeof hdr_id, "X-Faxd-Delivery: %s", delivery);
+    h = curl_slist_append(h, hdr_id);
     h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
 
     struct send_ctx ctx = {.n = n};
@@ -250,11 +254,12 @@ static void deliver(struct fx_notify *n, CURL *curl, const struct fx_delivery *d
     if (!body) snprintf(err, sizeof err, "cannot build the payload");
     else if ((e = fx_store_account_webhook_secret(n->store, d->uid, secret)))
         snprintf(err, sizeof err, "no webhook secret: %s", fx_err_code(e));
-    else if (post(n, curl, d->target, body, secret, &status, err)) {
+    else if (post(n, curl, d->id, d->target, body, secret, &status, err)) {
         free(body); /* stopping: the lease is released at the next start */
         return;
     }
     free(body);
+    if (!err[0]) fx_crash_point("webhook_sent");
     record(n, d, owner, status, err);
 }
 

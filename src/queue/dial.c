@@ -207,6 +207,24 @@ static bool credit_covers(struct fx_queue *q, const struct fx_send_job *j, char 
     return ok;
 }
 
+struct progress_ctx {
+    struct fx_queue *q;
+    struct worker_ctx *w;
+    const struct fx_send_job *j;
+};
+
+/* A page was confirmed: make it durable now, so a crash later in the call resumes after
+ * it instead of sending it again. */
+static void page_confirmed(int pages, void *arg)
+{
+    struct progress_ctx *c = arg;
+    enum fx_err e = fx_store_dest_progress(c->q->store, c->j, c->w->owner, c->j->pages_done + pages);
+    if (e)
+        fx_warn("queue progress not recorded fax=%s pages=%d error=%s", c->j->dest.fax_id,
+                c->j->pages_done + pages, fx_err_code(e));
+    fx_crash_point("page_confirmed");
+}
+
 static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
 {
     struct fx_outbox ob;
@@ -225,18 +243,30 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     int64_t started = fx_clock_now();
     enum fx_err e = fx_blob_path(q->store, j->doc_blob, tiff, sizeof tiff);
     bool no_credit = !e && !credit_covers(q, j, r.detail, sizeof r.detail);
-    if (no_credit) {
+    bool interrupted = !e && j->attempt > j->retry_count + 1;
+    if (!e && j->page_count > 0 && j->pages_done >= j->page_count) {
+        /* faxd stopped after the far end confirmed the last page but before the record
+         * was written: the fax is delivered, dialling again would send it twice. */
+        r.end = FX_CALL_ANSWERED;
+        r.fax_ran = true;
+        fx_strlcpy(r.line, "none", sizeof r.line);
+        snprintf(r.detail, sizeof r.detail, "every page was confirmed before faxd stopped");
+    } else if (no_credit) {
         r.end = FX_CALL_REFUSED; /* not dialled; the status is set below */
-    } else if (!e && j->attempt > j->retry_count + 1) {
+    } else if (interrupted) {
         /* An attempt that a crash interrupted used up the last try. */
         r.end = FX_CALL_TEMPORARY;
         snprintf(r.detail, sizeof r.detail, "the last attempt was interrupted");
     } else if (!e) {
+        struct progress_ctx pc = {q, w, j};
         struct fx_dial d = {.to = j->dest.number, .from = ident, .tiff_path = tiff,
                             .start_page = j->pages_done, .total_pages = j->page_count,
-                            .ident = ident, .header = header, .log_tag = tag};
+                            .ident = ident, .header = header, .log_tag = tag,
+                            .progress = page_confirmed, .progress_arg = &pc};
         fx_info("queue dialling %s to=%s start_page=%d", tag, d.to, d.start_page);
+        fx_crash_point("dial_start");
         e = fx_lines_call(q->lines, &d, &r);
+        fx_crash_point("call_end");
     }
     if (e) {
         r.end = FX_CALL_CONGESTION;
@@ -251,7 +281,12 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
         snprintf(o.why, sizeof o.why, "%s: %s", fx_status_text(o.status), r.detail);
     }
     fx_rates_find(&q->rates, j->dest.number, &o.multiplier);
-    if (j->attempt > j->retry_count + 1 && o.retry) o.status = "failed_internal_process_error";
+    if (interrupted && o.retry) {
+        /* Pages confirmed before the crash are delivered: say so. */
+        o.status = j->pages_done > 0 ? "partially_sent" : "failed_internal_process_error";
+        snprintf(o.why, sizeof o.why, "%s: faxd stopped during the last attempt%s",
+                 fx_status_text(o.status), j->pages_done > 0 ? " after confirmed pages" : "");
+    }
     fill_attempt(j, &r, &o, started, &a);
     fx_info("queue attempt ended %s status=%s call=%s t30=%d pages=%d", tag, o.status,
             a.call_end, a.t30_code, o.pages);
@@ -325,7 +360,8 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
     struct fx_attempt a = {.started = in->started, .ended = fx_clock_now(),
                            .t30_code = fr->t30_code, .pages = fr->pages_confirmed,
                            .bit_rate = fr->bit_rate, .ecm = fr->ecm};
-    fx_id_new(f.id);
+    if (in->id && in->id[0]) fx_strlcpy(f.id, in->id, sizeof f.id);
+    else fx_id_new(f.id);
     fx_strlcpy(f.owner_id, n.owner_id, sizeof f.owner_id);
     fx_store_number_clear(&n);
     fx_strlcpy(f.direction, "incoming", sizeof f.direction);
@@ -369,6 +405,12 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
         sleep(1);
         e = FX_OK;
         if (tries == 119) e = FX_ERR_UNAVAILABLE;
+    }
+    if (e == FX_ERR_CONFLICT) {
+        /* Recovered after a crash that came after the record was written: stored once. */
+        fx_info("queue inbound fax already stored fax=%s", f.id);
+        fx_blob_remove(q->store, f.blob);
+        return;
     }
     if (e) {
         fx_error("queue inbound fax not recorded to=%s blob=%s error=%s", in->to, f.blob,

@@ -290,6 +290,7 @@ static void *worker_main(void *arg)
         int64_t lease = q->conf->convert_timeout * (q->conf->max_files + 2) + 60;
         enum fx_err e = fx_store_outbox_claim_convert(q->store, w->owner, fx_clock_now(), lease, &o);
         if (e == FX_OK) {
+            fx_crash_point("convert_start");
             convert_record(w, &o);
             fx_store_outbox_clear(&o);
             fx_queue_kick(q); /* a converted fax may be due: wake the dialers */
@@ -345,6 +346,7 @@ static enum fx_err start_lines(struct fx_queue *q)
         .work_dir = q->line_dir,
         .no_media_timeout_ms = (int)c->line_no_media * 1000,
         .max_call_ms = (int)c->line_max_call * 1000,
+        .call_log = c->line_call_log,
         .is_local = fx_queue_is_local,
         .inbound = fx_queue_inbound,
         .arg = q,
@@ -392,6 +394,7 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     if (!e) e = fx_store_outbox_release_leases(store);
     if (!e) e = fx_store_dest_release_leases(store);
     if (!e) e = start_lines(q);
+    if (!e) e = fx_lines_recover(q->lines);
     q->n_converters = (int)conf->convert_workers;
     q->n_workers = q->n_converters + (int)conf->line_channels;
     q->workers = calloc((size_t)q->n_workers, sizeof *q->workers);

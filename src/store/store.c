@@ -1443,6 +1443,18 @@ enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *jo
     return tx_end(s, e);
 }
 
+enum fx_err fx_store_dest_progress(struct fx_store *s, const struct fx_send_job *job,
+                                   const char *owner, int pages_done)
+{
+    int64_t changed = 0;
+    enum fx_err e = q_run(s, &changed,
+                          "UPDATE outbox_dests SET pages_done = ? WHERE fax_id = ? AND "
+                          "lease_owner = ? AND state = 'pending'",
+                          "ntt", pages_done, job->dest.fax_id, owner);
+    if (!e && changed == 0) e = FX_ERR_NOT_FOUND;
+    return e;
+}
+
 enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *job,
                                  const char *owner, const struct fx_attempt *a,
                                  const struct fx_fax *f)

@@ -335,6 +335,11 @@ enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t n
 enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *job,
                                 const char *owner, const struct fx_attempt *a, int pages_done,
                                 int64_t next_at, bool refund);
+/* Keeps the progress of the call in flight durable: pages_done confirmed pages in all,
+ * while owner holds the lease. A crash then resumes after them (or, when all pages were
+ * confirmed, finishes without dialling again). FX_ERR_NOT_FOUND when the lease was lost. */
+enum fx_err fx_store_dest_progress(struct fx_store *s, const struct fx_send_job *job,
+                                   const char *owner, int pages_done);
 /* Records the final attempt a of job and writes the destination's fax record (f, whose
  * id is the fax id); removes the outbox record (and its document blob) when this was
  * its last pending destination. FX_ERR_NOT_FOUND when the lease was lost. */
