@@ -1,11 +1,14 @@
-/* notify: webhook delivery threads (see notify.h for the design).
+/* notify: webhook delivery (see notify.h for the design).
  *
- * Each notifier thread loops: claim the oldest due delivery (a lease of LEASE_SECONDS,
- * longer than a request can take), build its body from the fax record, POST it with a
- * blocking curl easy handle (10 s overall timeout, no redirects, no proxy from the
- * environment, http/https only), and record the outcome. The socket is opened by our
- * own callback, which refuses disallowed addresses before connect(), so what is checked
- * is what is connected to.
+ * One notifier thread drives up to MAX_INFLIGHT requests at once through a curl multi
+ * handle: it claims due deliveries in batches (a lease of LEASE_SECONDS, longer than a
+ * request can take), builds each body from its fax record, starts the POST (10 s overall
+ * timeout, no redirects, no proxy from the environment, http/https only), and records the
+ * outcomes of the requests that finished in one transaction per turn of its loop. A slow
+ * or hanging receiver holds one slot until its timeout, not the thread. The socket is
+ * opened by our own callback, which refuses disallowed addresses before connect(), so
+ * what is checked is what is connected to; connections are kept alive between requests
+ * to the same receiver.
  *
  * notify also builds JSON (with jansson, otherwise api/'s library) for the outgoing
  * payloads: the store keeps only ids, and the body is made at send time. */
@@ -21,7 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#define NOTIFY_WORKERS 4
+#define MAX_INFLIGHT 64 /* requests in flight at once */
+#define CLAIM_BATCH 32
 #define LEASE_SECONDS 60
 #define REQUEST_TIMEOUT_MS 10000L
 #define GIVE_UP_SECONDS (24 * 3600)
@@ -32,11 +36,11 @@ struct fx_notify {
     const struct fx_conf *conf;
     struct fx_store *store;
     bool allow_private;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping; /* under mu; also read unlocked by the progress callback */
-    int n_threads;
-    pthread_t threads[NOTIFY_WORKERS];
+    CURLM *multi;  /* the notifier thread's; curl_multi_wakeup from others */
+    struct xfer *live; /* requests in flight (the notifier thread's) */
+    bool stopping; /* atomic: set by fx_notify_stop, read by the thread and callbacks */
+    bool started;
+    pthread_t thread;
 };
 
 /* ---- address checks ---- */
@@ -85,17 +89,24 @@ int64_t fx_notify_backoff(int64_t base, int attempts)
 
 /* ---- one request ---- */
 
-struct send_ctx {
+/* One delivery in flight: the easy handle and everything it points to. */
+struct xfer {
     struct fx_notify *n;
+    struct xfer *prev, *next; /* the requests in flight */
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
     bool refused; /* the opensocket callback refused the address */
+    char ebuf[CURL_ERROR_SIZE];
+    struct fx_delivery d;
 };
 
 static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
-    struct send_ctx *c = arg;
+    struct xfer *x = arg;
     if (purpose != CURLSOCKTYPE_IPCXN ||
-        !fx_notify_addr_allowed(&addr->addr, c->n->allow_private)) {
-        c->refused = true;
+        !fx_notify_addr_allowed(&addr->addr, x->n->allow_private)) {
+        x->refused = true;
         return CURL_SOCKET_BAD;
     }
     return socket(addr->family, addr->socktype, addr->protocol);
@@ -107,75 +118,61 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-static int progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+static void xfer_free(struct xfer *x)
 {
-    (void)dt, (void)dn, (void)ut, (void)un;
-    struct send_ctx *c = arg;
-    return __atomic_load_n(&c->n->stopping, __ATOMIC_RELAXED) ? 1 : 0;
+    if (!x) return;
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    free(x->body);
+    free(x);
 }
 
-/* POSTs body to target. *status gets the HTTP status (0 = none) and err[] a reason
- * when the attempt failed; returns true when the notifier is stopping (no outcome). */
-static bool post(struct fx_notify *n, CURL *curl, const char *delivery, const char *target,
-                 const char *body, const char *secret, int *status, char err[256])
+/* The signed headers: X-Faxd-Timestamp, X-Faxd-Signature = HMAC-SHA256 of
+ * "<timestamp>.<body>", and X-Faxd-Delivery (deliveries are at least once: a crash
+ * between the answer and its record sends again, and the id lets a receiver drop the
+ * repeat). */
+static struct curl_slist *sign(const char *delivery, const char *body, const char *secret)
 {
-    char ts[24], sig[65], hdr_ts[64], hdr_sig[128], hdr_id[96];
+    char ts[24], sig[65], line[128];
     snprintf(ts, sizeof ts, "%lld", (long long)fx_clock_now());
     size_t blen = strlen(body), tlen = strlen(ts);
-    char *signed_text = malloc(tlen + 1 + blen + 1);
-    if (!signed_text) {
-        snprintf(err, 256, "out of memory");
-        return false;
-    }
-    memcpy(signed_text, ts, tlen);
-    signed_text[tlen] = '.';
-    memcpy(signed_text + tlen + 1, body, blen + 1);
-    fx_hmac_sha256_hex(secret, signed_text, tlen + 1 + blen, sig);
-    free(signed_text);
-    snprintf(hdr_ts, sizeof hdr_ts, "X-Faxd-Timestamp: %s", ts);
-    snprintf(hdr_sig, sizeof hdr_sig, "X-Faxd-Signature: %s", sig);
+    char *text = malloc(tlen + 1 + blen + 1);
+    if (!text) return NULL;
+    memcpy(text, ts, tlen);
+    text[tlen] = '.';
+    memcpy(text + tlen + 1, body, blen + 1);
+    fx_hmac_sha256_hex(secret, text, tlen + 1 + blen, sig);
+    free(text);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, hdr_ts);
-    h = curl_slist_append(h, hdr_sig);
-    /* Deliveries are at least once (a crash between the answer and its record sends
-     * again): the id lets a receiver drop a repeat. */
-    snprintf(hdr_id, sizeof hdr_id, "X-Faxd-Delivery: %s", delivery);
-    h = curl_slist_append(h, hdr_id);
-    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+    snprintf(line, sizeof line, "X-Faxd-Timestamp: %s", ts);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof line, "X-Faxd-Signature: %s", sig);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof line, "X-Faxd-Delivery: %s", delivery);
+    h = curl_slist_append(h, line);
+    return curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+}
 
-    struct send_ctx ctx = {.n = n};
-    char ebuf[CURL_ERROR_SIZE] = "";
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, target);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* never an environment proxy */
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, REQUEST_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "faxd-webhook/0.1");
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &ctx);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &ctx);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ebuf);
-    CURLcode rc = curl_easy_perform(curl);
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    *status = rc == CURLE_OK ? (int)code : 0;
-    if (rc == CURLE_ABORTED_BY_CALLBACK) return true;
-    if (ctx.refused) snprintf(err, 256, "address not allowed");
-    else if (rc != CURLE_OK) snprintf(err, 256, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
-    else if (code < 200 || code > 299) snprintf(err, 256, "HTTP %ld", code);
-    else err[0] = '\0';
-    return false;
+static void xfer_setup(struct xfer *x)
+{
+    CURL *c = x->easy;
+    curl_easy_setopt(c, CURLOPT_URL, x->d.target);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never an environment proxy */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->body));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "faxd-webhook/0.1");
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->ebuf);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, x);
 }
 
 /* ---- the payload (API.md §7) ---- */
@@ -206,61 +203,131 @@ static char *payload(struct fx_store *s, const struct fx_delivery *d, const stru
     return body;
 }
 
-/* ---- the threads ---- */
+/* ---- the notifier thread ---- */
 
-static void record(struct fx_notify *n, const struct fx_delivery *d, const char *owner,
-                   int status, const char *err)
+/* The outcome of one attempt: the row's next state. */
+static void outcome(struct fx_notify *n, const struct fx_delivery *d, int status,
+                    const char *err, struct fx_delivery_result *r)
 {
     int64_t now = fx_clock_now();
     int attempts = d->attempts + 1;
-    const char *state = "done";
-    int64_t next = now;
+    *r = (struct fx_delivery_result){.id = d->id, .state = "done", .http_status = status,
+                                     .error = err, .now = now, .next_at = now};
     if (err[0]) {
-        next = now + fx_notify_backoff(n->conf->webhook_retry_base, attempts);
-        state = next > d->created + GIVE_UP_SECONDS ? "failed" : "pending";
-    }
-    enum fx_err e =
-        fx_store_delivery_attempted(n->store, d->id, owner, state, status, err, now, next);
-    if (e) fx_warn("webhook record failed delivery=%s error=%s", d->id, fx_err_code(e));
-    else if (!err[0])
-        fx_info("webhook delivered delivery=%s hook=%s fax=%s event=%s status=%d attempt=%d",
-                d->id, d->hook_id, d->fax_id, d->event, status, attempts);
-    else
+        r->next_at = now + fx_notify_backoff(n->conf->webhook_retry_base, attempts);
+        r->state = r->next_at > d->created + GIVE_UP_SECONDS ? "failed" : "pending";
         fx_warn("webhook attempt failed delivery=%s hook=%s fax=%s status=%d attempt=%d "
                 "state=%s error=\"%s\"",
-                d->id, d->hook_id, d->fax_id, status, attempts, state, err);
+                d->id, d->hook_id, d->fax_id, status, attempts, r->state, err);
+    } else {
+        fx_info("webhook delivered delivery=%s hook=%s fax=%s event=%s status=%d attempt=%d",
+                d->id, d->hook_id, d->fax_id, d->event, status, attempts);
+    }
 }
 
-static void deliver(struct fx_notify *n, CURL *curl, const struct fx_delivery *d,
-                    const char *owner)
+/* Outcomes waiting to be recorded in one transaction. */
+struct batch {
+    struct fx_delivery_result r[MAX_INFLIGHT + CLAIM_BATCH];
+    char id[MAX_INFLIGHT + CLAIM_BATCH][FX_UID_SIZE];
+    char err[MAX_INFLIGHT + CLAIM_BATCH][256];
+    struct xfer *done[MAX_INFLIGHT + CLAIM_BATCH]; /* freed after recording */
+    int n;
+};
+
+static void batch_add(struct fx_notify *n, struct batch *b, const struct fx_delivery *d,
+                      int status, const char *err, struct xfer *x)
+{
+    fx_strlcpy(b->err[b->n], err, sizeof b->err[b->n]);
+    fx_strlcpy(b->id[b->n], d->id, sizeof b->id[b->n]);
+    outcome(n, d, status, b->err[b->n], &b->r[b->n]);
+    b->r[b->n].id = b->id[b->n];
+    b->done[b->n++] = x;
+}
+
+static void batch_flush(struct fx_notify *n, struct batch *b, const char *owner)
+{
+    if (!b->n) return;
+    enum fx_err e = fx_store_delivery_attempted_many(n->store, owner, b->r, b->n);
+    if (e) /* the leases expire and the deliveries are sent again: at least once */
+        fx_warn("webhook outcomes not recorded count=%d error=%s", b->n, fx_err_code(e));
+    for (int i = 0; i < b->n; i++) xfer_free(b->done[i]);
+    b->n = 0;
+}
+
+/* Builds and starts the request of a claimed delivery; a delivery that cannot be sent
+ * (fax deleted, no payload) gets its outcome in b at once. Returns true when started. */
+static bool start(struct fx_notify *n, struct batch *b, const struct fx_delivery *d)
 {
     struct fx_fax f;
     char secret[FX_WEBHOOK_SECRET_SIZE], err[256] = "";
-    int status = 0;
     enum fx_err e = fx_store_fax_get(n->store, d->fax_id, &f);
     if (e == FX_ERR_NOT_FOUND) {
         /* Deleted before it could be announced: nothing left to send. */
-        fx_store_delivery_attempted(n->store, d->id, owner, "failed", 0, "fax record deleted",
-                                    fx_clock_now(), fx_clock_now());
-        return;
+        struct fx_delivery gone = *d;
+        gone.created = 0; /* past 24 h: fails now, not retried */
+        batch_add(n, b, &gone, 0, "fax record deleted", NULL);
+        return false;
     }
+    struct xfer *x = NULL;
     if (e) {
         snprintf(err, sizeof err, "store: %s", fx_err_code(e));
-        record(n, d, owner, 0, err);
-        return;
+    } else {
+        x = calloc(1, sizeof *x);
+        if (x) {
+            x->n = n;
+            x->d = *d;
+            x->body = payload(n->store, d, &f);
+            x->easy = curl_easy_init();
+        }
+        fx_store_fax_clear(&f);
+        if (!x || !x->body || !x->easy) snprintf(err, sizeof err, "cannot build the request");
+        else if ((e = fx_store_account_webhook_secret(n->store, d->uid, secret)))
+            snprintf(err, sizeof err, "no webhook secret: %s", fx_err_code(e));
+        else if (!(x->headers = sign(d->id, x->body, secret)))
+            snprintf(err, sizeof err, "out of memory");
     }
-    char *body = payload(n->store, d, &f);
-    fx_store_fax_clear(&f);
-    if (!body) snprintf(err, sizeof err, "cannot build the payload");
-    else if ((e = fx_store_account_webhook_secret(n->store, d->uid, secret)))
-        snprintf(err, sizeof err, "no webhook secret: %s", fx_err_code(e));
-    else if (post(n, curl, d->id, d->target, body, secret, &status, err)) {
-        free(body); /* stopping: the lease is released at the next start */
-        return;
+    if (!err[0]) {
+        xfer_setup(x);
+        if (curl_multi_add_handle(n->multi, x->easy) == CURLM_OK) {
+            x->next = n->live;
+            if (n->live) n->live->prev = x;
+            n->live = x;
+            return true;
+        }
+        snprintf(err, sizeof err, "cannot start the request");
     }
-    free(body);
-    if (!err[0]) fx_crash_point("webhook_sent");
-    record(n, d, owner, status, err);
+    xfer_free(x);
+    batch_add(n, b, d, 0, err, NULL);
+    return false;
+}
+
+/* Collects the requests that finished. */
+static int reap(struct fx_notify *n, struct batch *b)
+{
+    int finished = 0, left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(n->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        struct xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode rc = m->data.result;
+        curl_multi_remove_handle(n->multi, m->easy_handle);
+        if (x->prev) x->prev->next = x->next;
+        else n->live = x->next;
+        if (x->next) x->next->prev = x->prev;
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        int status = rc == CURLE_OK ? (int)code : 0;
+        char err[256] = "";
+        if (x->refused) snprintf(err, sizeof err, "address not allowed");
+        else if (rc != CURLE_OK)
+            snprintf(err, sizeof err, "%s", x->ebuf[0] ? x->ebuf : curl_easy_strerror(rc));
+        else if (code < 200 || code > 299) snprintf(err, sizeof err, "HTTP %ld", code);
+        if (!err[0]) fx_crash_point("webhook_sent");
+        batch_add(n, b, &x->d, status, err, x);
+        finished++;
+    }
+    return finished;
 }
 
 static void *worker(void *arg)
@@ -268,26 +335,48 @@ static void *worker(void *arg)
     struct fx_notify *n = arg;
     char owner[FX_UID_SIZE];
     fx_id_new(owner);
-    CURL *curl = curl_easy_init();
-    pthread_mutex_lock(&n->mu);
-    while (curl && !n->stopping) {
-        pthread_mutex_unlock(&n->mu);
-        struct fx_delivery d;
-        enum fx_err e = fx_store_delivery_claim(n->store, owner, fx_clock_now(), LEASE_SECONDS,
-                                                &d);
-        if (!e) deliver(n, curl, &d, owner);
-        else if (e != FX_ERR_NOT_FOUND) fx_warn("webhook claim failed error=%s", fx_err_code(e));
-        pthread_mutex_lock(&n->mu);
-        if (e && !n->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += POLL_MS / 1000;
-            pthread_cond_timedwait(&n->cv, &n->mu, &ts);
-        }
+    struct batch *bp = calloc(1, sizeof *bp);
+    struct fx_delivery *claimed = calloc(CLAIM_BATCH, sizeof *claimed);
+    if (!bp || !claimed) {
+        fx_error("webhook notifier out of memory");
+        free(bp);
+        free(claimed);
+        return NULL;
     }
-    pthread_mutex_unlock(&n->mu);
-    if (!curl) fx_error("webhook worker cannot create a curl handle");
-    curl_easy_cleanup(curl);
+    int inflight = 0;
+    int64_t next_claim = 0; /* ms: when to look for due deliveries again */
+    while (!__atomic_load_n(&n->stopping, __ATOMIC_RELAXED)) {
+        int64_t now_ms = fx_clock_mono_ms();
+        if (inflight < MAX_INFLIGHT && now_ms >= next_claim) {
+            int want = MAX_INFLIGHT - inflight, got = 0;
+            if (want > CLAIM_BATCH) want = CLAIM_BATCH;
+            enum fx_err e = fx_store_delivery_claim_many(n->store, owner, fx_clock_now(),
+                                                         LEASE_SECONDS, want, claimed, &got);
+            if (e && e != FX_ERR_NOT_FOUND)
+                fx_warn("webhook claim failed error=%s", fx_err_code(e));
+            for (int i = 0; i < got; i++) inflight += start(n, bp, &claimed[i]);
+            /* A full batch means more may be due: look again at once. */
+            next_claim = got == want ? now_ms : now_ms + POLL_MS;
+        }
+        int running = 0;
+        curl_multi_perform(n->multi, &running);
+        inflight -= reap(n, bp);
+        batch_flush(n, bp, owner);
+        int64_t wait = next_claim - fx_clock_mono_ms();
+        if (inflight == MAX_INFLIGHT || wait > POLL_MS) wait = POLL_MS;
+        if (wait > 0) curl_multi_poll(n->multi, NULL, 0, (int)wait, NULL);
+    }
+    /* Stopping: requests in flight are abandoned; their leases are released at the next
+     * start and they are sent again. */
+    batch_flush(n, bp, owner);
+    while (n->live) {
+        struct xfer *x = n->live;
+        n->live = x->next;
+        curl_multi_remove_handle(n->multi, x->easy);
+        xfer_free(x);
+    }
+    free(bp);
+    free(claimed);
     return NULL;
 }
 
@@ -296,23 +385,23 @@ enum fx_err fx_notify_start(const struct fx_conf *conf, struct fx_store *store,
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return FX_ERR_INTERNAL;
     struct fx_notify *n = calloc(1, sizeof *n);
-    if (!n) return FX_ERR_NOMEM;
+    if (!n) {
+        curl_global_cleanup();
+        return FX_ERR_NOMEM;
+    }
     n->conf = conf;
     n->store = store;
     n->allow_private = !strcmp(conf->webhook_allow_private, "on");
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cv, NULL);
+    n->multi = curl_multi_init();
     /* One process per store: any lease left belongs to a process that died. */
-    enum fx_err e = fx_store_delivery_release_leases(store);
-    for (int i = 0; !e && i < NOTIFY_WORKERS; i++) {
-        if (pthread_create(&n->threads[i], NULL, worker, n)) e = FX_ERR_INTERNAL;
-        else n->n_threads++;
-    }
+    enum fx_err e = n->multi ? fx_store_delivery_release_leases(store) : FX_ERR_NOMEM;
+    if (!e && pthread_create(&n->thread, NULL, worker, n)) e = FX_ERR_INTERNAL;
+    n->started = !e;
     if (e) {
         fx_notify_stop(n);
         return e;
     }
-    fx_info("notify started workers=%d allow_private=%s retry_base=%lld", n->n_threads,
+    fx_info("notify started in_flight=%d allow_private=%s retry_base=%lld", MAX_INFLIGHT,
             conf->webhook_allow_private, (long long)conf->webhook_retry_base);
     *out = n;
     return FX_OK;
@@ -321,13 +410,10 @@ enum fx_err fx_notify_start(const struct fx_conf *conf, struct fx_store *store,
 void fx_notify_stop(struct fx_notify *n)
 {
     if (!n) return;
-    pthread_mutex_lock(&n->mu);
     __atomic_store_n(&n->stopping, true, __ATOMIC_RELAXED);
-    pthread_cond_broadcast(&n->cv);
-    pthread_mutex_unlock(&n->mu);
-    for (int i = 0; i < n->n_threads; i++) pthread_join(n->threads[i], NULL);
-    pthread_cond_destroy(&n->cv);
-    pthread_mutex_destroy(&n->mu);
+    if (n->multi) curl_multi_wakeup(n->multi);
+    if (n->started) pthread_join(n->thread, NULL);
+    curl_multi_cleanup(n->multi);
     free(n);
     curl_global_cleanup();
 }

@@ -9,9 +9,11 @@
  * rebinding gap): loopback, private, link-local, CGNAT, multicast and unspecified
  * addresses are refused unless webhook.allow_private is on.
  *
- * Threads: NOTIFY_WORKERS notifier threads, each with its own curl handle and store
- * connection, polling the store every second. A crash mid-delivery leaves a lease that
- * the next start releases, so the delivery is sent again (at least once). */
+ * Threads: one notifier thread with its own store connection drives up to 64 requests
+ * at once through a curl multi handle, claiming due rows in batches and recording
+ * finished ones in one transaction per turn; it looks for due rows every second when
+ * idle. A crash mid-delivery leaves a lease that the next start releases, so the
+ * delivery is sent again (at least once, with the same X-Faxd-Delivery id). */
 #ifndef FX_NOTIFY_H
 #define FX_NOTIFY_H
 

@@ -1634,34 +1634,43 @@ static void delivery_read(struct q *q, struct fx_delivery *d)
     d->delivered = qi(q, 12);
 }
 
-enum fx_err fx_store_delivery_claim(struct fx_store *s, const char *owner, int64_t now,
-                                    int64_t lease_s, struct fx_delivery *out)
+enum fx_err fx_store_delivery_claim_many(struct fx_store *s, const char *owner, int64_t now,
+                                         int64_t lease_s, int max, struct fx_delivery *out,
+                                         int *n)
 {
+    if (max < 1) return FX_ERR_INVALID;
     enum fx_err e = tx_begin(s);
     if (e) return e;
-    struct fx_delivery d;
+    int got = 0;
     struct q q;
     if (!(e = q_start(s, &q,
                       "SELECT " DELIVERY_COLS " FROM deliveries WHERE state = 'pending' AND "
-                      "next_at <= ? AND lease_until < ? ORDER BY next_at, created, id LIMIT 1",
-                      "ii", now, now))) {
-        int rc = q_step(&q);
-        if (rc == FX_DB_ROW) delivery_read(&q, &d);
-        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+                      "next_at <= ? AND lease_until < ? ORDER BY next_at, created, id LIMIT ?",
+                      "iin", now, now, max))) {
+        int rc = FX_DB_DONE;
+        while (got < max && (rc = q_step(&q)) == FX_DB_ROW) delivery_read(&q, &out[got++]);
+        if (got < max && rc < 0) e = (enum fx_err)-rc;
         q_end(&q);
     }
-    if (!e)
+    for (int i = 0; !e && i < got; i++)
         e = q_run(s, NULL,
                   "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?", "tit",
-                  owner, now + lease_s, d.id);
+                  owner, now + lease_s, out[i].id);
+    if (!e && got == 0) e = FX_ERR_NOT_FOUND;
     if ((e = tx_end(s, e))) return e;
-    *out = d;
+    *n = got;
     return FX_OK;
 }
 
-enum fx_err fx_store_delivery_attempted(struct fx_store *s, const char *id, const char *owner,
-                                        const char *state, int http_status, const char *error,
-                                        int64_t now, int64_t next_at)
+enum fx_err fx_store_delivery_claim(struct fx_store *s, const char *owner, int64_t now,
+                                    int64_t lease_s, struct fx_delivery *out)
+{
+    int n;
+    return fx_store_delivery_claim_many(s, owner, now, lease_s, 1, out, &n);
+}
+
+static enum fx_err delivery_update(struct fx_store *s, const char *owner,
+                                   const struct fx_delivery_result *r)
 {
     int64_t n = 0;
     enum fx_err e = q_run(s, &n,
@@ -1670,9 +1679,30 @@ enum fx_err fx_store_delivery_attempted(struct fx_store *s, const char *id, cons
                           "delivered = CASE WHEN ? = 'done' THEN ? ELSE delivered END, "
                           "lease_owner = '', lease_until = 0 "
                           "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
-                          "tntititt", state, http_status, error ? error : "", next_at, state,
-                          now, id, owner);
+                          "tntititt", r->state, r->http_status, r->error ? r->error : "",
+                          r->next_at, r->state, r->now, r->id, owner);
     return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_delivery_attempted(struct fx_store *s, const char *id, const char *owner,
+                                        const char *state, int http_status, const char *error,
+                                        int64_t now, int64_t next_at)
+{
+    struct fx_delivery_result r = {.id = id, .state = state, .http_status = http_status,
+                                   .error = error, .now = now, .next_at = next_at};
+    return delivery_update(s, owner, &r);
+}
+
+enum fx_err fx_store_delivery_attempted_many(struct fx_store *s, const char *owner,
+                                             const struct fx_delivery_result *v, int n)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    for (int i = 0; !e && i < n; i++) {
+        e = delivery_update(s, owner, &v[i]);
+        if (e == FX_ERR_NOT_FOUND) e = FX_OK; /* that lease was lost: the others still count */
+    }
+    return tx_end(s, e);
 }
 
 enum fx_err fx_store_delivery_release_leases(struct fx_store *s)

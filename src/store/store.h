@@ -468,6 +468,23 @@ enum fx_err fx_store_delivery_claim(struct fx_store *s, const char *owner, int64
 enum fx_err fx_store_delivery_attempted(struct fx_store *s, const char *id, const char *owner,
                                         const char *state, int http_status, const char *error,
                                         int64_t now, int64_t next_at);
+/* Claims up to max due deliveries at once (one transaction), oldest first, into out[];
+ * *n gets how many. FX_ERR_NOT_FOUND when none is due. */
+enum fx_err fx_store_delivery_claim_many(struct fx_store *s, const char *owner, int64_t now,
+                                         int64_t lease_s, int max, struct fx_delivery *out,
+                                         int *n);
+/* One finished attempt, for fx_store_delivery_attempted_many (fields as in
+ * fx_store_delivery_attempted; strings borrowed). */
+struct fx_delivery_result {
+    const char *id, *state;
+    int http_status;
+    const char *error;
+    int64_t now, next_at;
+};
+/* Records n finished attempts in one transaction; a row whose lease owner no longer
+ * holds is skipped. */
+enum fx_err fx_store_delivery_attempted_many(struct fx_store *s, const char *owner,
+                                             const struct fx_delivery_result *v, int n);
 /* Releases every delivery lease (at start-up: they belong to a dead process). */
 enum fx_err fx_store_delivery_release_leases(struct fx_store *s);
 typedef enum fx_err (*fx_store_delivery_cb)(const struct fx_delivery *d, void *arg);

@@ -6,6 +6,7 @@ GET /v3/hooks/{hook_id}/deliveries. Receivers are real HTTP servers on 127.0.0.1
 
 import http.server
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -67,6 +68,59 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawReceiver:
+    """A TCP server on 127.0.0.1 that reads each request and then either never answers
+    (mode "hang", holding the connection open) or closes without a word ("close")."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.requests = 0
+        self.held = []
+        self.lock = threading.Lock()
+        self.stop = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.settimeout(5)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            with self.lock:
+                self.requests += data.startswith(b"POST")
+            if self.mode == "hang":
+                self.held.append(c)
+            else:
+                c.close()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def count(self):
+        with self.lock:
+            return self.requests
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+        for c in self.held:
+            c.close()
 
 
 def openssl_hmac(secret, text):
@@ -186,6 +240,33 @@ class WebhookTest(WebhookMixin, FaxdTestCase):
                           ds[0]["last_status"]), (fax_id, "fax_sent", 3, 200))
         time.sleep(2)
         self.assertEqual(len(self.rx.got("/busy")), 3)
+
+    def test_hanging_and_closing_receivers_do_not_hold_up_others(self):
+        hang, close = RawReceiver("hang"), RawReceiver("close")
+        self.addCleanup(hang.close)
+        self.addCleanup(close.close)
+        acct = self.new_account(number=True)
+        tok = acct["token"]
+        h_hang = self.hook(self.faxd, tok, hang.url("/h"), "fax_sent")
+        h_close = self.hook(self.faxd, tok, close.url("/c"), "fax_sent")
+        h_ok = self.hook(self.faxd, tok, self.rx.url("/ok"), "fax_sent")
+        fax_id = self.send_fax(self.faxd, acct, BUSY)
+        # The healthy receiver is served while the hanging one still holds its request.
+        self.rx.wait("/ok", 1, timeout=120)
+        self.assertEqual(hang.count(), 1)
+        ds = self.deliveries(self.faxd, tok, h_hang)
+        self.assertEqual((ds[0]["state"], ds[0]["attempts"]), ("pending", 0), ds)
+        ok = self.wait_deliveries(self.faxd, tok, h_ok, lambda ds: ds[0]["state"] == "done")
+        self.assertEqual(ok[0]["fax_id"], fax_id)
+        # A connection closed without an answer is a failed attempt, retried.
+        ds = self.wait_deliveries(self.faxd, tok, h_close, lambda ds: ds[0]["attempts"] >= 2)
+        self.assertEqual((ds[0]["state"], ds[0]["last_status"]), ("pending", 0))
+        self.assertTrue(ds[0]["last_error"], ds)
+        self.assertGreaterEqual(close.count(), 2)
+        # The hanging request ends at faxd's request timeout and is retried later.
+        ds = self.wait_deliveries(self.faxd, tok, h_hang, lambda ds: ds[0]["attempts"] >= 1)
+        self.assertEqual(ds[0]["state"], "pending")
+        self.assertIn("timed out", ds[0]["last_error"].lower())
 
     def test_deliveries_are_owner_only(self):
         a, b = self.new_account(), self.new_account()
