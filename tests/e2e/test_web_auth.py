@@ -248,6 +248,20 @@ class ExpiryTest(WebCase):
 
 
 class StaticFilesTest(FaxdTestCase):
+    def test_index_is_served_with_a_strict_policy(self):
+        r = self.req("GET", "/", prefix="")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.ctype, "text/html; charset=utf-8")
+        csp = r.header("Content-Security-Policy")
+        self.assertIn("script-src 'self'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertIn(b"app.js", r.body)
+        self.assertNotIn(b"<script>", r.body)  # no inline script
+        r = self.req("GET", "/app.js", prefix="")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.ctype, "text/javascript; charset=utf-8")
+
     def test_no_directory_traversal(self):
         for path in ("/../CMakeLists.txt", "/%2e%2e/CMakeLists.txt", "/..%2fREADME.md",
                      "/.hidden.html", "/x/../../etc/passwd", "//etc/passwd", "/index.html/",
