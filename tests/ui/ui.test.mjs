@@ -1,0 +1,221 @@
+// End-to-end test of faxd's web interface: a real faxd on 127.0.0.1 (temporary data dir,
+// the loopback line, the demo account) driven through headless Debian chromium with
+// playwright-core. It signs in, sends a PDF and a DOCX with a cover page to the
+// account's own number, watches the status reach "Delivered", opens the received fax
+// and downloads its PDF, creates and revokes a token, and checks that a wrong password
+// and a request without the CSRF token are refused. Screenshots of every page go to
+// FAXD_UI_ARTIFACTS (CTest: <build>/ui-artifacts).
+//
+// Environment: FAXD_BIN, FAXCTL_BIN, FAXD_TEST_DATA (set by CTest), CHROMIUM (default
+// /usr/bin/chromium).
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {spawn, execFileSync} from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {chromium} from 'playwright-core';
+
+const env = process.env;
+const FAXD = env.FAXD_BIN;
+const FAXCTL = env.FAXCTL_BIN;
+const FIXTURES = path.join(env.FAXD_TEST_DATA || '', 'fixtures');
+const ARTIFACTS = env.FAXD_UI_ARTIFACTS || path.resolve('ui-artifacts');
+const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
+const SLOW = 120000; // conversion (LibreOffice's first start) plus two loopback calls
+
+let root, faxd, base, demo, browser, faxdEnv;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const {port} = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (faxd.exitCode !== null) throw new Error('faxd exited during start-up; see ' + root);
+    if (Date.now() > end) throw new Error('faxd did not listen on ' + port);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function shot(page, name) {
+  await page.screenshot({path: path.join(ARTIFACTS, name + '.png'), fullPage: true});
+}
+
+before(async () => {
+  for (const [k, v] of Object.entries({FAXD_BIN: FAXD, FAXCTL_BIN: FAXCTL,
+    FAXD_TEST_DATA: env.FAXD_TEST_DATA})) assert.ok(v, k + ' must be set (CTest sets it)');
+  assert.ok(fs.existsSync(CHROMIUM), CHROMIUM + ' is missing (Debian package chromium)');
+  fs.mkdirSync(ARTIFACTS, {recursive: true});
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'faxd-ui-'));
+  const port = await freePort();
+  faxdEnv = {...env, FAXD_GENERAL_DATA_DIR: path.join(root, 'data'),
+    FAXD_HTTP_ADDRESS: '127.0.0.1', FAXD_HTTP_PORT: String(port)};
+  fs.mkdirSync(faxdEnv.FAXD_GENERAL_DATA_DIR);
+  demo = JSON.parse(execFileSync(FAXCTL, ['--json', 'demo'], {env: faxdEnv}).toString());
+  const log = fs.openSync(path.join(root, 'faxd.log'), 'a');
+  faxd = spawn(FAXD, [], {env: faxdEnv, stdio: ['ignore', log, log]});
+  await waitForPort(port, 10000);
+  base = 'http://127.0.0.1:' + port;
+  // A fresh profile (--user-data-dir) in the temporary directory: playwright passes it
+  // to chromium itself when the context is persistent.
+  browser = await chromium.launchPersistentContext(path.join(root, 'chromium'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    acceptDownloads: true,
+    viewport: {width: 1280, height: 900},
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (faxd && faxd.exitCode === null) {
+    faxd.kill('SIGTERM');
+    await new Promise((r) => faxd.once('exit', r));
+  }
+  if (root && !env.FAXD_E2E_KEEP) fs.rmSync(root, {recursive: true, force: true});
+});
+
+async function signIn(page, password) {
+  await page.goto(base + '/');
+  await page.getByLabel('E-mail').fill(demo.email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', {name: 'Sign in'}).click();
+}
+
+test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, async () => {
+  const context = browser;
+  const page = context.pages()[0] || await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('dialog', (d) => d.accept());
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(r.status() + ' ' + r.request().method() + ' ' + r.url()); });
+
+  // A wrong password is refused, with a message and no session.
+  await signIn(page, 'not the password');
+  await page.getByRole('alert').filter({hasText: 'Wrong e-mail or password'}).waitFor();
+  await shot(page, '01-sign-in-refused');
+  assert.equal((await context.cookies()).length, 0);
+
+  // The right one opens the inbox; the cookie is HttpOnly and SameSite=Strict.
+  await signIn(page, demo.password);
+  await page.getByRole('heading', {name: 'Inbox'}).waitFor();
+  const [cookie] = await context.cookies();
+  assert.equal(cookie.name, 'faxd_session');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Strict');
+  await shot(page, '02-inbox-empty');
+
+  // The page's scripts cannot read the cookie, and a change without the CSRF token is
+  // refused even though the browser sends the cookie.
+  const probe = await page.evaluate(async () => {
+    const put = (headers) => fetch('/v3/accounts/self', {method: 'PUT', headers,
+      body: JSON.stringify({name: 'x'})}).then((r) => r.status);
+    return {cookie: document.cookie, without: await put({}),
+      wrong: await put({'X-CSRF-Token': 'f'.repeat(64)})};
+  });
+  assert.deepEqual(probe, {cookie: '', without: 403, wrong: 403});
+
+  // Send a PDF and a DOCX with a cover page to the account's own number, after a preview.
+  await page.getByRole('link', {name: 'Send a fax'}).click();
+  await page.getByRole('heading', {name: 'Send a fax'}).waitFor();
+  await page.setInputFiles('#send-files', [path.join(FIXTURES, 'letter_a4.pdf'),
+    path.join(FIXTURES, 'letter.docx')]);
+  await page.getByLabel(/^To \(fax numbers/).fill(demo.number);
+  await page.getByLabel('Add a cover page').check();
+  await page.getByLabel('Cover: to').fill('Front desk');
+  await page.getByLabel('Cover: subject').fill('Signed form');
+  await page.getByLabel('Cover: message').fill('Two documents follow.');
+  await page.getByLabel('Urgent').check();
+  await page.getByRole('button', {name: 'Preview'}).click();
+  const previewHead = page.getByRole('heading', {name: /^Preview: \d+ pages?$/});
+  await previewHead.waitFor({timeout: SLOW});
+  const previewPages = Number((await previewHead.textContent()).match(/\d+/)[0]);
+  assert.ok(previewPages >= 3, 'cover + PDF + DOCX pages: ' + previewPages);
+  assert.equal(await page.getByRole('img', {name: /^Preview of page/}).count(),
+    Math.min(previewPages, 20));
+  await shot(page, '03-send-preview');
+  await page.getByRole('button', {name: 'Send fax'}).click();
+  await page.getByRole('heading', {name: 'Outbox'}).waitFor();
+  await shot(page, '04-outbox');
+
+  // The Sent list updates by itself until the fax is delivered.
+  await page.getByRole('link', {name: 'Sent'}).click();
+  const delivered = page.locator('table.list .status', {hasText: 'Delivered'});
+  await delivered.first().waitFor({timeout: SLOW});
+  assert.equal(await delivered.first().getAttribute('title'), 'success');
+  await shot(page, '05-sent');
+
+  // The received fax stands out as unread in the inbox; open it and download its PDF.
+  await page.getByRole('link', {name: /^Inbox/}).click();
+  const unread = page.locator('tr.unread');
+  await unread.first().waitFor({timeout: SLOW});
+  await shot(page, '06-inbox-unread');
+  await unread.first().getByRole('link').click();
+  await page.getByRole('heading', {name: /^Fax from/}).waitFor();
+  const thumb = page.getByRole('img', {name: 'Page 1', exact: true});
+  await thumb.waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll('.thumbs img')]
+    .every((i) => i.complete && i.naturalWidth > 0));
+  assert.equal(await page.locator('.thumbs img').count(), previewPages);
+  await shot(page, '07-fax');
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.getByRole('link', {name: 'Download PDF'}).click()]);
+  const pdf = path.join(ARTIFACTS, 'received.pdf');
+  await download.saveAs(pdf);
+  assert.equal(fs.readFileSync(pdf).subarray(0, 5).toString(), '%PDF-');
+  await page.getByRole('button', {name: 'View page 1'}).click();
+  await page.getByRole('img', {name: `Page 1 of ${previewPages}`}).waitFor();
+  await page.keyboard.press('ArrowRight');
+  await page.getByRole('img', {name: `Page 2 of ${previewPages}`}).waitFor();
+  await shot(page, '08-page-viewer');
+  await page.getByRole('button', {name: 'Close'}).click();
+
+  // Create a token (shown once), use it, revoke it.
+  await page.getByRole('link', {name: 'Settings'}).click();
+  await page.getByRole('heading', {name: 'Access tokens'}).waitFor();
+  await page.getByLabel('Name').fill('ui-token');
+  await page.getByLabel('Scope').selectOption('read');
+  await page.getByRole('button', {name: 'Create token'}).click();
+  const secret = (await page.locator('#new-token').textContent()).trim();
+  assert.match(secret, /^faxd_[0-9a-f]{64}$/);
+  const me = () => fetch(base + '/v3/accounts/self',
+    {headers: {Authorization: 'Bearer ' + secret}}).then((r) => r.status);
+  assert.equal(await me(), 200);
+  await shot(page, '09-settings-token');
+  await page.getByRole('button', {name: 'Revoke token ui-token'}).click();
+  await page.getByRole('button', {name: 'Revoke token ui-token'}).waitFor({state: 'detached'});
+  assert.equal(await me(), 401);
+  await shot(page, '10-settings');
+
+  // Phone-sized screen: the inbox still reads.
+  await page.setViewportSize({width: 390, height: 844});
+  await page.getByRole('link', {name: /^Inbox/}).click();
+  await page.getByRole('heading', {name: 'Inbox'}).waitFor();
+  await shot(page, '11-inbox-phone');
+
+  // Signing out ends the session.
+  await page.getByRole('button', {name: 'Sign out'}).click();
+  await page.getByRole('heading', {name: 'Sign in to faxd'}).waitFor();
+  const after = await page.evaluate(() => fetch('/v3/accounts/self').then((r) => r.status));
+  assert.equal(after, 401);
+  // Only the refusals this test provoked (signed out, wrong password, no CSRF token).
+  assert.deepEqual(errors.filter((e) => !/status of 40[13]|^40[13] /.test(e)), []);
+});
