@@ -15,7 +15,7 @@ export function statusCell(status, direction) {
 function faxRow(f, kind) {
   const unread = f.direction === 'incoming' && !f.is_read;
   const who = f.direction === 'incoming' ? f.from || 'Unknown caller' : f.to;
-  const when = f.start_time || f.submit_time || f.last_update;
+  const when = sortTime(f);
   return h('tr' + (unread ? '.unread' : ''), {dataset: {id: f.id}},
     h('td', {}, unread ? h('span.sr', {}, 'Unread: ') : null,
       h('a', {href: '#/fax/' + f.id}, who)),
@@ -54,6 +54,19 @@ function table(kind, rows) {
     h('tbody', {}, rows));
 }
 
+const sortTime = (f) => f.start_time || f.submit_time || f.last_update;
+
+// Where the page after `rows` starts: before the second after the last row's, leaving
+// out the rows of that second already shown (on this page or the ones before).
+function olderPage(rows, current) {
+  const t = sortTime(rows[rows.length - 1]);
+  const before = apiTime(new Date(Date.parse(t.replace(' ', 'T') + 'Z') + 1000));
+  const skip = rows.filter(r => sortTime(r) === t).map(r => r.id);
+  // Still in the same second as the page before: leave its rows out too.
+  if (current && current.before === before) skip.push(...current.skip);
+  return {before, skip};
+}
+
 // Local date (YYYY-MM-DD from a date input) at local midnight, as the API's UTC text.
 function dayStart(value, addDays = 0) {
   const [y, m, d] = value.split('-').map(Number);
@@ -61,7 +74,10 @@ function dayStart(value, addDays = 0) {
 }
 
 export async function showList(main, kind) {
-  const state = {before: null, newer: [], from: '', to: '', last: ''};
+  // Paging walks back in time: `page` is where the shown page starts (null = newest):
+  // {before, skip}, with the ids already shown at that second to leave out, because
+  // many faxes can share one second and the API's `before` is exclusive.
+  const state = {page: null, newer: [], from: '', to: '', last: '', more: false};
   const body = h('div.list-body', {'aria-live': 'polite'});
   const controls = h('div.pager');
   let timer = null;
@@ -74,11 +90,11 @@ export async function showList(main, kind) {
     h('button', {type: 'reset'}, 'Clear'));
   filter.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    Object.assign(state, {from: fromF.input.value, to: toF.input.value, before: null, newer: []});
+    Object.assign(state, {from: fromF.input.value, to: toF.input.value, page: null, newer: []});
     load();
   });
   filter.addEventListener('reset', () => {
-    Object.assign(state, {from: '', to: '', before: null, newer: []});
+    Object.assign(state, {from: '', to: '', page: null, newer: []});
     setTimeout(load);
   });
 
@@ -86,11 +102,15 @@ export async function showList(main, kind) {
 
   async function fetchRows() {
     if (kind === 'outbox') return (await get('/accounts/self/outbox')).records;
-    const q = new URLSearchParams({category: kind, limit: String(PAGE)});
-    const before = state.before || (state.to ? dayStart(state.to, 1) : null);
+    const skip = state.page ? state.page.skip : [];
+    const q = new URLSearchParams({category: kind, limit: String(PAGE + 1 + skip.length)});
+    const before = state.page ? state.page.before : (state.to ? dayStart(state.to, 1) : null);
     if (before) q.set('before', before);
     if (state.from) q.set('after', dayStart(state.from));
-    return (await get('/accounts/self/faxes?' + q)).data.records;
+    const rows = (await get('/accounts/self/faxes?' + q)).data.records
+      .filter(r => !skip.includes(r.id));
+    state.more = rows.length > PAGE;
+    return rows.slice(0, PAGE);
   }
 
   async function load() {
@@ -108,7 +128,7 @@ export async function showList(main, kind) {
       state.last = text;
       render(rows);
     }
-    if (kind === 'inbox' && !state.before) updateUnread(rows);
+    if (kind === 'inbox' && !state.page) updateUnread(rows);
     schedule(outboxBusy);
   }
 
@@ -124,15 +144,14 @@ export async function showList(main, kind) {
     if (kind === 'outbox') return;
     if (state.newer.length) {
       controls.append(h('button', {type: 'button', onclick: () => {
-        state.before = state.newer.pop();
+        state.page = state.newer.pop();
         load();
       }}, '‹ Newer'));
     }
-    if (rows.length === PAGE) {
-      const last = rows[rows.length - 1];
+    if (state.more) {
       controls.append(h('button', {type: 'button', onclick: () => {
-        state.newer.push(state.before);
-        state.before = last.start_time || last.submit_time || last.last_update;
+        state.newer.push(state.page);
+        state.page = olderPage(rows, state.page);
         load();
       }}, 'Older ›'));
     }

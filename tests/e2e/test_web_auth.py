@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from faxd_harness import FaxdTestCase, main  # noqa: E402
+from faxd_harness import FaxdTestCase, fixture_bytes, main, multipart  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
@@ -180,6 +180,25 @@ class SignInTest(WebCase):
         ids = [t["id"] for t in self.assertJson(self.with_cookie("GET", "/tokens", cookie))
                ["tokens"]]
         self.assertEqual(ids, [a["token_id"]])
+
+    def test_send_from_a_session(self):
+        acct = self.account_with_password("sender@example.com", number=True)
+        cookie, csrf = self.session("sender@example.com")
+        body, ct = multipart([("fax_file", "doc.pdf", "application/pdf",
+                               fixture_bytes("letter_a4.pdf"))])
+        r = self.with_cookie("POST", "/accounts/self/files", cookie, body=body)
+        self.assertError(r, 403, "forbidden")
+        r = self.req("POST", "/accounts/self/files", body=body,
+                     headers={"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": ct})
+        path = self.assertJson(r, 200, "FilePath")["path"]
+        self.assertJson(self.with_cookie(
+            "POST", "/accounts/self/outbox", cookie, csrf=csrf,
+            body={"from": acct["number"], "to": ["+12025550199"], "files": [path],
+                  "send_time": "2099-01-01 00:00:00 +0000", "return_ids": True}), 201)
+        ob = self.assertJson(self.with_cookie("GET", "/accounts/self/outbox", cookie))
+        rec = ob["records"]
+        self.assertEqual(len(rec), 1, ob)
+        self.assertEqual(rec[0]["initiated_from"], {"from_id": acct["uid"], "type": "web"})
 
     def test_page_images(self):
         acct = self.account_with_password("pages@example.com", number=True)

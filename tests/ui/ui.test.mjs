@@ -136,6 +136,23 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   // Send a PDF and a DOCX with a cover page to the account's own number, after a preview.
   await page.getByRole('link', {name: 'Send a fax'}).click();
   await page.getByRole('heading', {name: 'Send a fax'}).waitFor();
+  // Files are checked before any upload: type, 30 MB, 10 files.
+  const fileErrors = page.locator('#file-errors');
+  await page.setInputFiles('#send-files', [{name: 'bad_binary.exe',
+    mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(FIXTURES,
+      'bad_binary.exe'))}, {name: 'big.pdf', mimeType: 'application/pdf', buffer: Buffer.alloc(31 * 1048576, 32)}]);
+  await fileErrors.getByText('bad_binary.exe: this type of file cannot be faxed', {exact: false})
+    .waitFor();
+  await fileErrors.getByText(/^big\.pdf is 31\.0 MB; the limit is 30 MB\.$/).waitFor();
+  await shot(page, '03-send-refused-files');
+  for (const name of ['bad_binary.exe', 'big.pdf'])
+    await page.getByRole('button', {name: 'Remove ' + name}).click();
+  await page.setInputFiles('#send-files', Array.from({length: 11}, (_, i) =>
+    ({name: `p${i}.pdf`, mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n')})));
+  await fileErrors.getByText('At most 10 files per fax (11 chosen).').waitFor();
+  for (let i = 0; i < 11; i++)
+    await page.getByRole('button', {name: `Remove p${i}.pdf`}).click();
+  assert.equal(await fileErrors.textContent(), '');
   await page.setInputFiles('#send-files', [path.join(FIXTURES, 'letter_a4.pdf'),
     path.join(FIXTURES, 'letter.docx')]);
   await page.getByLabel(/^To \(fax numbers/).fill(demo.number);
@@ -151,23 +168,23 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   assert.ok(previewPages >= 3, 'cover + PDF + DOCX pages: ' + previewPages);
   assert.equal(await page.getByRole('img', {name: /^Preview of page/}).count(),
     Math.min(previewPages, 20));
-  await shot(page, '03-send-preview');
+  await shot(page, '04-send-preview');
   await page.getByRole('button', {name: 'Send fax'}).click();
   await page.getByRole('heading', {name: 'Outbox'}).waitFor();
-  await shot(page, '04-outbox');
+  await shot(page, '05-outbox');
 
   // The Sent list updates by itself until the fax is delivered.
   await page.getByRole('link', {name: 'Sent'}).click();
   const delivered = page.locator('table.list .status', {hasText: 'Delivered'});
   await delivered.first().waitFor({timeout: SLOW});
   assert.equal(await delivered.first().getAttribute('title'), 'success');
-  await shot(page, '05-sent');
+  await shot(page, '06-sent');
 
   // The received fax stands out as unread in the inbox; open it and download its PDF.
   await page.getByRole('link', {name: /^Inbox/}).click();
   const unread = page.locator('tr.unread');
   await unread.first().waitFor({timeout: SLOW});
-  await shot(page, '06-inbox-unread');
+  await shot(page, '07-inbox-unread');
   await unread.first().getByRole('link').click();
   await page.getByRole('heading', {name: /^Fax from/}).waitFor();
   const thumb = page.getByRole('img', {name: 'Page 1', exact: true});
@@ -175,7 +192,7 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.waitForFunction(() => [...document.querySelectorAll('.thumbs img')]
     .every((i) => i.complete && i.naturalWidth > 0));
   assert.equal(await page.locator('.thumbs img').count(), previewPages);
-  await shot(page, '07-fax');
+  await shot(page, '08-fax');
   const [download] = await Promise.all([page.waitForEvent('download'),
     page.getByRole('link', {name: 'Download PDF'}).click()]);
   const pdf = path.join(ARTIFACTS, 'received.pdf');
@@ -185,7 +202,7 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.getByRole('img', {name: `Page 1 of ${previewPages}`}).waitFor();
   await page.keyboard.press('ArrowRight');
   await page.getByRole('img', {name: `Page 2 of ${previewPages}`}).waitFor();
-  await shot(page, '08-page-viewer');
+  await shot(page, '09-page-viewer');
   await page.getByRole('button', {name: 'Close'}).click();
 
   // Create a token (shown once), use it, revoke it.
@@ -199,17 +216,50 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   const me = () => fetch(base + '/v3/accounts/self',
     {headers: {Authorization: 'Bearer ' + secret}}).then((r) => r.status);
   assert.equal(await me(), 200);
-  await shot(page, '09-settings-token');
+  await shot(page, '10-settings-token');
   await page.getByRole('button', {name: 'Revoke token ui-token'}).click();
   await page.getByRole('button', {name: 'Revoke token ui-token'}).waitFor({state: 'detached'});
   assert.equal(await me(), 401);
-  await shot(page, '10-settings');
+  await shot(page, '11-settings');
+
+  // A long inbox pages back and forth without losing or repeating a fax, even when
+  // many share one second; the date filter narrows it.
+  for (let i = 0; i < 27; i++) {
+    execFileSync(FAXCTL, ['--json', 'fax', 'import', '--account', demo.uid, '--file',
+      path.join(FIXTURES, 'fax_g3_normal.tif'), '--from', '+12025550' + (100 + i), '--to',
+      demo.number], {env: faxdEnv});
+  }
+  await page.getByRole('link', {name: /^Inbox/}).click();
+  const rows = page.locator('table.list tbody tr');
+  const ids = () => rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+  await page.getByRole('button', {name: 'Older ›'}).waitFor();
+  const first = await ids();
+  assert.equal(first.length, 25);
+  await shot(page, '12-inbox-page-1');
+  await page.getByRole('button', {name: 'Older ›'}).click();
+  await page.getByRole('button', {name: '‹ Newer'}).waitFor();
+  const second = await ids();
+  assert.equal(second.length, 3);
+  assert.equal(new Set([...first, ...second]).size, 28);
+  assert.equal(await page.getByRole('button', {name: 'Older ›'}).count(), 0);
+  await page.getByRole('button', {name: '‹ Newer'}).click();
+  await page.getByRole('button', {name: 'Older ›'}).waitFor();
+  assert.deepEqual(await ids(), first);
+  const day = (d) => new Date(Date.now() + d * 86400000).toLocaleDateString('en-CA');
+  await page.getByLabel('From date').fill(day(1));
+  await page.getByRole('button', {name: 'Filter'}).click();
+  await page.getByText('No faxes here in these dates.').waitFor();
+  await page.getByLabel('From date').fill(day(-1));
+  await page.getByLabel('To date').fill(day(0));
+  await page.getByRole('button', {name: 'Filter'}).click();
+  await page.getByRole('button', {name: 'Older ›'}).waitFor();
+  assert.equal((await ids()).length, 25);
 
   // Phone-sized screen: the inbox still reads.
   await page.setViewportSize({width: 390, height: 844});
   await page.getByRole('link', {name: /^Inbox/}).click();
   await page.getByRole('heading', {name: 'Inbox'}).waitFor();
-  await shot(page, '11-inbox-phone');
+  await shot(page, '13-inbox-phone');
 
   // Signing out ends the session.
   await page.getByRole('button', {name: 'Sign out'}).click();
