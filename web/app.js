@@ -18,6 +18,7 @@ function setPageTitle(title) {
 
 function signInPage(message) {
   document.getElementById('top').hidden = true;
+  document.getElementById('unread').hidden = true; // the last account's count
   setPageTitle('Sign in');
   const email = field('E-mail', 'email', {autocomplete: 'username', required: true});
   const password = field('Password', 'password', {autocomplete: 'current-password',

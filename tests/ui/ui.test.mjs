@@ -205,6 +205,25 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await shot(page, '09-page-viewer');
   await page.getByRole('button', {name: 'Close'}).click();
 
+  // A fax that failed says why and can be sent again from its page.
+  const busy = '+15550000002'; // sandbox: the line is busy
+  await page.getByRole('link', {name: 'Send a fax'}).click();
+  await page.setInputFiles('#send-files', path.join(FIXTURES, 'letter_a4.pdf'));
+  await page.getByLabel(/^To \(fax numbers/).fill(busy);
+  await page.getByRole('button', {name: 'Send fax'}).click();
+  await page.getByRole('heading', {name: 'Outbox'}).waitFor();
+  await page.getByRole('link', {name: 'Sent'}).click();
+  const busyRows = page.locator('table.list tr', {has: page.locator('[title=failed_user_busy]')});
+  await busyRows.first().waitFor({timeout: SLOW});
+  await busyRows.first().getByRole('link', {name: busy}).click();
+  await page.getByRole('alert').filter({hasText: 'Why it failed: The line was busy'}).waitFor();
+  await shot(page, '10-fax-failed');
+  await page.getByRole('button', {name: 'Send again'}).click();
+  await page.getByRole('heading', {name: 'Outbox'}).waitFor();
+  await page.getByRole('link', {name: 'Sent'}).click();
+  await page.waitForFunction(() => document.querySelectorAll(
+    'table.list [title=failed_user_busy]').length === 2, null, {timeout: SLOW});
+
   // Create a token (shown once), use it, revoke it.
   await page.getByRole('link', {name: 'Settings'}).click();
   await page.getByRole('heading', {name: 'Access tokens'}).waitFor();
@@ -216,11 +235,11 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   const me = () => fetch(base + '/v3/accounts/self',
     {headers: {Authorization: 'Bearer ' + secret}}).then((r) => r.status);
   assert.equal(await me(), 200);
-  await shot(page, '10-settings-token');
+  await shot(page, '11-settings-token');
   await page.getByRole('button', {name: 'Revoke token ui-token'}).click();
   await page.getByRole('button', {name: 'Revoke token ui-token'}).waitFor({state: 'detached'});
   assert.equal(await me(), 401);
-  await shot(page, '11-settings');
+  await shot(page, '12-settings');
 
   // A long inbox pages back and forth without losing or repeating a fax, even when
   // many share one second; the date filter narrows it.
@@ -235,7 +254,7 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.getByRole('button', {name: 'Older ›'}).waitFor();
   const first = await ids();
   assert.equal(first.length, 25);
-  await shot(page, '12-inbox-page-1');
+  await shot(page, '13-inbox-page-1');
   await page.getByRole('button', {name: 'Older ›'}).click();
   await page.getByRole('button', {name: '‹ Newer'}).waitFor();
   const second = await ids();
@@ -259,7 +278,7 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.setViewportSize({width: 390, height: 844});
   await page.getByRole('link', {name: /^Inbox/}).click();
   await page.getByRole('heading', {name: 'Inbox'}).waitFor();
-  await shot(page, '13-inbox-phone');
+  await shot(page, '14-inbox-phone');
 
   // Signing out ends the session.
   await page.getByRole('button', {name: 'Sign out'}).click();
@@ -268,4 +287,48 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   assert.equal(after, 401);
   // Only the refusals this test provoked (signed out, wrong password, no CSRF token).
   assert.deepEqual(errors.filter((e) => !/status of 40[13]|^40[13] /.test(e)), []);
+});
+
+test('a corporate admin manages members and numbers', {timeout: SLOW}, async () => {
+  const faxctl = (...args) => JSON.parse(execFileSync(FAXCTL, ['--json', ...args],
+    {env: faxdEnv}).toString());
+  const admin = faxctl('account', 'create', '--type', 'corporate_admin', '--email',
+    'admin@clinic.example', '--company', 'Clinic');
+  const member = faxctl('account', 'create', '--type', 'corporate_member', '--admin', admin.uid,
+    '--email', 'bob@clinic.example');
+  const number = '+12025550777';
+  faxctl('number', 'add', '--account', admin.uid, '--number', number);
+  faxctl('password', 'set', '--account', admin.uid, '--password', 'clinic admin pw');
+  const token = faxctl('token', 'create', '--account', admin.uid).token;
+  const api = (p) => fetch(base + '/v3' + p, {headers: {Authorization: 'Bearer ' + token}})
+    .then((r) => r.json());
+
+  const page = browser.pages()[0] || await browser.newPage();
+  page.on('dialog', (d) => d.accept());
+  await page.goto(base + '/#/settings');
+  await page.getByLabel('E-mail').fill('admin@clinic.example');
+  await page.getByLabel('Password').fill('clinic admin pw');
+  await page.getByRole('button', {name: 'Sign in'}).click();
+  await page.getByRole('heading', {name: 'Numbers and members'}).waitFor();
+  assert.equal(await page.locator('#unread').isVisible(), false); // not the demo's count
+  await page.getByLabel('Role of bob@clinic.example').fill('Reception');
+  await page.getByLabel('Monthly page quota of bob@clinic.example').fill('120');
+  await page.getByRole('button', {name: 'Save', exact: true}).first().click();
+  await page.getByRole('status').filter({hasText: 'Saved.'}).waitFor();
+  const details = await api('/accounts/self/member-details/' + member.uid);
+  assert.equal(details.role, 'Reception');
+  assert.equal(details.quota, 120);
+
+  await page.getByLabel('Assign ' + number + ' to').selectOption(member.uid);
+  await page.getByRole('button', {name: 'Unassign bob@clinic.example'}).waitFor();
+  assert.deepEqual((await api('/accounts/self/numbers/' + encodeURIComponent(number)))
+    .assigned_to, [member.uid]);
+  await shot(page, '15-settings-admin');
+  await page.getByRole('button', {name: 'Unassign bob@clinic.example'}).click();
+  await page.getByRole('button', {name: 'Unassign bob@clinic.example'})
+    .waitFor({state: 'detached'});
+  assert.deepEqual((await api('/accounts/self/numbers/' + encodeURIComponent(number)))
+    .assigned_to, []);
+  await page.getByRole('button', {name: 'Sign out'}).click();
+  await page.getByRole('heading', {name: 'Sign in to faxd'}).waitFor();
 });
