@@ -6,11 +6,13 @@ so every flag the server sets is checked as it is on the wire."""
 
 import os
 import struct
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from faxd_harness import FaxdTestCase, fixture_bytes, main, multipart  # noqa: E402
+from faxd_harness import (FAXCTL_BIN, FaxdTestCase, fixture_bytes, main,  # noqa: E402
+                          multipart)
 
 PASSWORD = "correct horse battery"
 
@@ -126,6 +128,29 @@ class SignInTest(WebCase):
         self.assertEqual(value, "")
         self.assertEqual(attrs.get("max-age"), "0")
         self.assertError(self.with_cookie("GET", "/accounts/self", cookie), 401, "unauthorized")
+
+    def test_faxctl_password(self):
+        acct = self.new_account(email="cli@example.com")
+        r = self.faxd.faxctl_raw("password", "set", "--account", acct["uid"], "--password",
+                                 "short")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(b"at least 8", r.stderr)
+        self.assertNotEqual(self.faxd.faxctl_raw("password", "set", "--account", "0" * 32,
+                                                 "--password", PASSWORD).returncode, 0)
+        # From standard input (kept out of the process list), then removed again.
+        r = subprocess.run([FAXCTL_BIN, "--json", "password", "set", "--account", acct["uid"]],
+                           input=b"from stdin 123\n", env=self.faxd.env(), capture_output=True)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertJson(self.sign_in("cli@example.com", "from stdin 123"), 200)
+        with self.faxd.db() as db:
+            stored = db.execute("SELECT password_hash FROM accounts WHERE uid = ?",
+                                (acct["uid"],)).fetchone()[0]
+        self.assertTrue(stored.startswith("$argon2id$"), stored)
+        self.assertNotIn("from stdin", stored)
+        r = subprocess.run([FAXCTL_BIN, "--json", "password", "set", "--account", acct["uid"]],
+                           input=b"\n", env=self.faxd.env(), capture_output=True)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertError(self.sign_in("cli@example.com", "from stdin 123"), 401)
 
     def test_new_password_ends_sessions(self):
         acct = self.account_with_password("newpw@example.com")

@@ -12,6 +12,7 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawn, execFileSync} from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,8 @@ const ARTIFACTS = env.FAXD_UI_ARTIFACTS || path.resolve('ui-artifacts');
 const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
 const SLOW = 120000; // conversion (LibreOffice's first start) plus two loopback calls
 
-let root, faxd, base, demo, browser, faxdEnv;
+let root, faxd, base, demo, browser, faxdEnv, hookServer, hookPort;
+const hookBodies = [];
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -52,7 +54,14 @@ async function waitForPort(port, ms) {
   }
 }
 
+// Every screenshot also checks that each control on the page has a label (a <label>,
+// aria-label or visible text), so screen readers and voice control can name it.
 async function shot(page, name) {
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll(
+    'input, select, textarea, button, a[href]')].filter((el) => !el.closest('[hidden]') &&
+    !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
+    !el.textContent.trim() && !el.querySelector('img[alt]')).map((el) => el.outerHTML));
+  assert.deepEqual(unlabelled, [], name + ': controls without a label');
   await page.screenshot({path: path.join(ARTIFACTS, name + '.png'), fullPage: true});
 }
 
@@ -63,8 +72,16 @@ before(async () => {
   fs.mkdirSync(ARTIFACTS, {recursive: true});
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'faxd-ui-'));
   const port = await freePort();
+  hookServer = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { hookBodies.push(body); res.end('ok'); });
+  });
+  await new Promise((r) => hookServer.listen(0, '127.0.0.1', r));
+  hookPort = hookServer.address().port;
   faxdEnv = {...env, FAXD_GENERAL_DATA_DIR: path.join(root, 'data'),
-    FAXD_HTTP_ADDRESS: '127.0.0.1', FAXD_HTTP_PORT: String(port)};
+    FAXD_HTTP_ADDRESS: '127.0.0.1', FAXD_HTTP_PORT: String(port),
+    FAXD_WEBHOOK_ALLOW_PRIVATE: 'on'};
   fs.mkdirSync(faxdEnv.FAXD_GENERAL_DATA_DIR);
   demo = JSON.parse(execFileSync(FAXCTL, ['--json', 'demo'], {env: faxdEnv}).toString());
   const log = fs.openSync(path.join(root, 'faxd.log'), 'a');
@@ -89,6 +106,7 @@ after(async () => {
     faxd.kill('SIGTERM');
     await new Promise((r) => faxd.once('exit', r));
   }
+  if (hookServer) hookServer.close();
   if (root && !env.FAXD_E2E_KEEP) fs.rmSync(root, {recursive: true, force: true});
 });
 
@@ -108,8 +126,14 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   page.on('dialog', (d) => d.accept());
   page.on('response', (r) => { if (r.status() >= 400) errors.push(r.status() + ' ' + r.request().method() + ' ' + r.url()); });
 
-  // A wrong password is refused, with a message and no session.
-  await signIn(page, 'not the password');
+  // A wrong password is refused, with a message and no session (typed with the
+  // keyboard alone: the e-mail field has the focus, Tab, Enter).
+  await page.goto(base + '/');
+  await page.getByLabel('E-mail').waitFor();
+  await page.keyboard.type(demo.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('not the password');
+  await page.keyboard.press('Enter');
   await page.getByRole('alert').filter({hasText: 'Wrong e-mail or password'}).waitFor();
   await shot(page, '01-sign-in-refused');
   assert.equal((await context.cookies()).length, 0);
@@ -122,6 +146,13 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.sameSite, 'Strict');
   await shot(page, '02-inbox-empty');
+
+  // A webhook for received faxes, to a receiver in this process.
+  await page.getByRole('link', {name: 'Settings'}).click();
+  await page.getByLabel('Target URL').fill('http://127.0.0.1:' + hookPort + '/fax');
+  await page.getByLabel('Event').selectOption('fax_received');
+  await page.getByRole('button', {name: 'Add webhook'}).click();
+  await page.getByText('fax_received → http://127.0.0.1:' + hookPort + '/fax').waitFor();
 
   // The page's scripts cannot read the cookie, and a change without the CSRF token is
   // refused even though the browser sends the cookie.
@@ -227,6 +258,33 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   // Create a token (shown once), use it, revoke it.
   await page.getByRole('link', {name: 'Settings'}).click();
   await page.getByRole('heading', {name: 'Access tokens'}).waitFor();
+  // The received fax was announced to the webhook: its delivery shows as done.
+  for (let i = 0; i < 300 && !hookBodies.length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(hookBodies.some((b) => b.includes('fax_received')),
+    'webhook bodies: ' + hookBodies.join('\n'));
+  await page.reload(); // the deliveries as they are now
+  await page.getByRole('heading', {name: 'Access tokens'}).waitFor();
+  const done = page.locator('.deliveries td', {hasText: /^done$/});
+  for (let i = 0; i < 50 && !(await done.count()); i++) {
+    // faxd records the answer just after the receiver has it: ask again until it shows.
+    await page.getByRole('button', {name: 'Deliveries'}).click();
+    await page.locator('.deliveries h3').waitFor();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(await done.count(), 'the delivery is listed as done');
+  // Spam blocklist and retry defaults are saved to the account.
+  await page.getByLabel(/^Blocked numbers/).fill('+12025550999\n+12025550998');
+  await page.getByLabel('Treat faxes without a caller number as spam').check();
+  await page.getByLabel(/^Extra attempts per fax/).fill('2');
+  await page.getByLabel(/^Minutes between attempts/).fill('5');
+  await page.getByRole('button', {name: 'Save', exact: true}).click();
+  await page.getByRole('status').filter({hasText: 'Settings saved.'}).waitFor();
+  const acct = await fetch(base + '/v3/accounts/self', {headers: {Authorization: 'Bearer ' +
+    demo.token}}).then((r) => r.json());
+  assert.deepEqual(acct.settings.options.blocklist.slice().sort(),
+    ['+12025550998', '+12025550999']);
+  assert.equal(acct.settings.options.refuse_anonymous, true);
+  assert.deepEqual(acct.settings.send_fax.retry, {count: 2, delay: 5});
   await page.getByLabel('Name').fill('ui-token');
   await page.getByLabel('Scope').selectOption('read');
   await page.getByRole('button', {name: 'Create token'}).click();
