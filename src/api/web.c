@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +148,11 @@ static enum fx_err open_session(struct fx_req *r, const char *uid, int64_t now)
 /* POST /v3/session {email, password}: signs in. */
 enum fx_err fx_h_session_create(struct fx_req *r)
 {
+    /* A page on another site can POST a form to us, but not with this type (that needs
+     * CORS, which faxd never grants): so nobody is signed in behind their back. */
+    const char *ct = fx_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+        return fx_req_fail(r, FX_ERR_INVALID, "Sign in with a JSON body (application/json)");
     json_t *body;
     enum fx_err e = fx_req_body(r, &body);
     if (e) return e;

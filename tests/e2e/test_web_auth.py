@@ -62,6 +62,19 @@ class SignInTest(WebCase):
         self.assertEqual(a["description"], b["description"])
         self.assertIsNone(self.sign_in("wrong@example.com", "not it").header("Set-Cookie"))
 
+    def test_sign_in_needs_a_json_body(self):
+        self.account_with_password("form@example.com")
+        body = '{"email": "form@example.com", "password": "%s", "x": "="}' % PASSWORD
+        for ct in (None, "text/plain", "application/x-www-form-urlencoded"):
+            with self.subTest(content_type=ct):
+                r = self.req("POST", "/session", body=body,
+                             headers={"Content-Type": ct} if ct else {})
+                self.assertError(r, 400, "invalid_request")
+                self.assertIsNone(r.header("Set-Cookie"))
+        r = self.req("POST", "/session", body=body,
+                     headers={"Content-Type": "application/json; charset=utf-8"})
+        self.assertJson(r, 200)
+
     def test_account_without_password_cannot_sign_in(self):
         self.new_account(email="nopw@example.com")
         self.assertError(self.sign_in("nopw@example.com", ""), 400, "invalid_request")
