@@ -5,10 +5,10 @@ import {get, put, del, post, upload} from './api.js';
 import {h, clear, toast, localTime} from './dom.js';
 import {statusCell} from './lists.js';
 
-const base = (id) => '/v3/accounts/self';
+const BASE = '/v3/accounts/self';
 
 function pageUrl(id, page, width) {
-  return base(id) + '/pages/' + encodeURIComponent(id) + '?page=' + page + '&width=' + width;
+  return BASE + '/pages/' + encodeURIComponent(id) + '?page=' + page + '&width=' + width;
 }
 
 function details(f) {
@@ -72,7 +72,7 @@ function thumbnails(f) {
 // Sends the fax image again to the same number: the stored TIFF goes back through the
 // ordinary upload and send, so it is one more outbox record like any other.
 async function sendAgain(f) {
-  const r = await fetch(base(f.id) + '/files/' + encodeURIComponent(f.id) + '?format=tiff',
+  const r = await fetch(BASE + '/files/' + encodeURIComponent(f.id) + '?format=tiff',
     {credentials: 'same-origin'});
   if (!r.ok) throw new Error('The fax image could not be read again');
   const blob = await r.blob();
@@ -96,11 +96,11 @@ export async function showFax(main, id) {
   }}, label);
   const reload = () => showFax(main, id);
   const actions = h('div.actions', {},
-    f.file ? h('a.button', {href: base(id) + '/files/' + f.id + '?format=pdf', download: f.id + '.pdf'},
+    f.file ? h('a.button', {href: BASE + '/files/' + f.id + '?format=pdf', download: f.id + '.pdf'},
       'Download PDF') : null,
-    f.file ? h('a.button', {href: base(id) + '/files/' + f.id + '?format=tiff',
+    f.file ? h('a.button', {href: BASE + '/files/' + f.id + '?format=tiff',
       download: f.id + '.tiff'}, 'Download TIFF') : null,
-    h('a.button', {href: base(id) + '/report/' + f.id, download: f.id + '-report.pdf'},
+    h('a.button', {href: BASE + '/report/' + f.id, download: f.id + '-report.pdf'},
       'Confirmation report'),
     incoming ? act(f.is_read ? 'Mark unread' : 'Mark read', async () => {
       await put('/accounts/self/faxes/' + f.id, {is_read: !f.is_read});

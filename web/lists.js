@@ -12,7 +12,7 @@ export function statusCell(status, direction) {
   return h('span.status.' + statusKind(status), {title: status}, statusWords(status, direction));
 }
 
-function faxRow(f, kind) {
+function faxRow(f) {
   const unread = f.direction === 'incoming' && !f.is_read;
   const who = f.direction === 'incoming' ? f.from || 'Unknown caller' : f.to;
   const when = sortTime(f);
@@ -138,7 +138,7 @@ export async function showList(main, kind) {
         : 'No faxes here' + (state.from || state.to ? ' in these dates.' : ' yet.')));
     } else {
       clear(body, table(kind, rows.map(r => kind === 'outbox' ? outboxRow(r, load)
-        : faxRow(r, kind))));
+        : faxRow(r))));
     }
     clear(controls);
     if (kind === 'outbox') return;

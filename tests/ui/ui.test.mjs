@@ -117,15 +117,8 @@ async function signIn(page, password) {
   await page.getByRole('button', {name: 'Sign in'}).click();
 }
 
-test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, async () => {
-  const context = browser;
-  const page = context.pages()[0] || await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('dialog', (d) => d.accept());
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(r.status() + ' ' + r.request().method() + ' ' + r.url()); });
-
+// Sign-in: refused, accepted, what the cookie allows; a webhook to watch later.
+async function signInSteps(page) {
   // A wrong password is refused, with a message and no session (typed with the
   // keyboard alone: the e-mail field has the focus, Tab, Enter).
   await page.goto(base + '/');
@@ -136,12 +129,12 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.keyboard.press('Enter');
   await page.getByRole('alert').filter({hasText: 'Wrong e-mail or password'}).waitFor();
   await shot(page, '01-sign-in-refused');
-  assert.equal((await context.cookies()).length, 0);
+  assert.equal((await browser.cookies()).length, 0);
 
   // The right one opens the inbox; the cookie is HttpOnly and SameSite=Strict.
   await signIn(page, demo.password);
   await page.getByRole('heading', {name: 'Inbox'}).waitFor();
-  const [cookie] = await context.cookies();
+  const [cookie] = await browser.cookies();
   assert.equal(cookie.name, 'faxd_session');
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.sameSite, 'Strict');
@@ -163,7 +156,10 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
       wrong: await put({'X-CSRF-Token': 'f'.repeat(64)})};
   });
   assert.deepEqual(probe, {cookie: '', without: 403, wrong: 403});
+}
 
+// Sending: file checks, a preview, the send, the status moving to Delivered.
+async function sendSteps(page) {
   // Send a PDF and a DOCX with a cover page to the account's own number, after a preview.
   await page.getByRole('link', {name: 'Send a fax'}).click();
   await page.getByRole('heading', {name: 'Send a fax'}).waitFor();
@@ -211,6 +207,11 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   assert.equal(await delivered.first().getAttribute('title'), 'success');
   await shot(page, '06-sent');
 
+  return previewPages;
+}
+
+// The received fax: unread, opened, its pages, its PDF.
+async function receivedSteps(page, previewPages) {
   // The received fax stands out as unread in the inbox; open it and download its PDF.
   await page.getByRole('link', {name: /^Inbox/}).click();
   const unread = page.locator('tr.unread');
@@ -235,7 +236,10 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.getByRole('img', {name: `Page 2 of ${previewPages}`}).waitFor();
   await shot(page, '09-page-viewer');
   await page.getByRole('button', {name: 'Close'}).click();
+}
 
+// A failed fax: why, and sending it again.
+async function failedSteps(page) {
   // A fax that failed says why and can be sent again from its page.
   const busy = '+15550000002'; // sandbox: the line is busy
   await page.getByRole('link', {name: 'Send a fax'}).click();
@@ -254,7 +258,10 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.getByRole('link', {name: 'Sent'}).click();
   await page.waitForFunction(() => document.querySelectorAll(
     'table.list [title=failed_user_busy]').length === 2, null, {timeout: SLOW});
+}
 
+// Settings: the webhook delivery, blocklist and retries, a token.
+async function settingsSteps(page) {
   // Create a token (shown once), use it, revoke it.
   await page.getByRole('link', {name: 'Settings'}).click();
   await page.getByRole('heading', {name: 'Access tokens'}).waitFor();
@@ -298,7 +305,10 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.getByRole('button', {name: 'Revoke token ui-token'}).waitFor({state: 'detached'});
   assert.equal(await me(), 401);
   await shot(page, '12-settings');
+}
 
+// A long inbox: paging and the date filter; a phone-sized screen.
+async function pagingSteps(page) {
   // A long inbox pages back and forth without losing or repeating a fax, even when
   // many share one second; the date filter narrows it.
   for (let i = 0; i < 27; i++) {
@@ -337,6 +347,24 @@ test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, a
   await page.getByRole('link', {name: /^Inbox/}).click();
   await page.getByRole('heading', {name: 'Inbox'}).waitFor();
   await shot(page, '14-inbox-phone');
+}
+
+test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, async () => {
+  const page = browser.pages()[0] || await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('dialog', (d) => d.accept());
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(r.status() + ' ' + r.request().method() + ' ' + r.url());
+  });
+
+  await signInSteps(page);
+  const previewPages = await sendSteps(page);
+  await receivedSteps(page, previewPages);
+  await failedSteps(page);
+  await settingsSteps(page);
+  await pagingSteps(page);
 
   // Signing out ends the session.
   await page.getByRole('button', {name: 'Sign out'}).click();
