@@ -40,7 +40,8 @@ function outboxRow(o, refresh) {
     h('td', {}, o.to.join(', ')),
     h('td.num', {}, o.page_count || '–'),
     h('td', {}, h('time', {datetime: when}, localTime(when))),
-    h('td', {}, statusCell(o.status, 'outgoing')),
+    h('td', {}, statusCell(o.status, 'outgoing'), o.send_time && o.status !== 'sending'
+      ? h('span.hint', {}, ' for ' + localTime(o.send_time.slice(0, 19))) : null),
     h('td', {}, o.status === 'sending' ? '' : cancel));
 }
 

@@ -236,6 +236,26 @@ async function receivedSteps(page, previewPages) {
   await page.getByRole('img', {name: `Page 2 of ${previewPages}`}).waitFor();
   await shot(page, '09-page-viewer');
   await page.getByRole('button', {name: 'Close'}).click();
+  const [report] = await Promise.all([page.waitForEvent('download'),
+    page.getByRole('link', {name: 'Confirmation report'}).click()]);
+  const reportPath = path.join(ARTIFACTS, 'report.pdf');
+  await report.saveAs(reportPath);
+  assert.equal(fs.readFileSync(reportPath).subarray(0, 5).toString(), '%PDF-');
+
+  // Spam and back; unread again.
+  const faxUrl = page.url();
+  await page.getByRole('button', {name: 'Mark as spam'}).click();
+  await page.getByRole('button', {name: 'Not spam'}).waitFor();
+  await page.getByRole('link', {name: 'Spam', exact: true}).click();
+  await page.locator('table.list tbody tr').first().waitFor();
+  assert.equal(await page.locator('table.list tbody tr').count(), 1);
+  await page.goto(faxUrl);
+  await page.getByRole('button', {name: 'Not spam'}).click();
+  await page.getByRole('button', {name: 'Mark as spam'}).waitFor();
+  await page.getByRole('button', {name: 'Mark unread'}).click();
+  await page.getByRole('heading', {name: 'Inbox'}).waitFor();
+  await page.locator('tr.unread').first().waitFor();
+  assert.equal(await page.locator('tr.unread').count(), 1);
 }
 
 // A failed fax: why, and sending it again.
@@ -258,6 +278,28 @@ async function failedSteps(page) {
   await page.getByRole('link', {name: 'Sent'}).click();
   await page.waitForFunction(() => document.querySelectorAll(
     'table.list [title=failed_user_busy]').length === 2, null, {timeout: SLOW});
+
+  // Delete one of the two.
+  await busyRows.first().getByRole('link', {name: busy}).click();
+  await page.getByRole('button', {name: 'Delete'}).click();
+  await page.getByRole('heading', {name: 'Sent'}).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll(
+    'table.list [title=failed_user_busy]').length === 1);
+
+  // A fax scheduled for tomorrow waits in the outbox until it is cancelled.
+  await page.getByRole('link', {name: 'Send a fax'}).click();
+  await page.setInputFiles('#send-files', path.join(FIXTURES, 'letter_a4.pdf'));
+  await page.getByLabel(/^To \(fax numbers/).fill(busy);
+  await page.getByText('Schedule and retries').click();
+  const tomorrow = new Date(Date.now() + 86400000);
+  const local = new Date(tomorrow - tomorrow.getTimezoneOffset() * 60000).toISOString();
+  await page.getByLabel('Send at (empty = now)').fill(local.slice(0, 16));
+  await page.getByRole('button', {name: 'Send fax'}).click();
+  await page.getByRole('heading', {name: 'Outbox'}).waitFor();
+  await page.locator('[title=scheduled_for_sending]').waitFor({timeout: SLOW});
+  await shot(page, '11-outbox-scheduled');
+  await page.getByRole('button', {name: 'Cancel the fax to ' + busy}).click();
+  await page.getByText('Nothing is waiting to be sent.').waitFor();
 }
 
 // Settings: the webhook delivery, blocklist and retries, a token.
@@ -300,11 +342,11 @@ async function settingsSteps(page) {
   const me = () => fetch(base + '/v3/accounts/self',
     {headers: {Authorization: 'Bearer ' + secret}}).then((r) => r.status);
   assert.equal(await me(), 200);
-  await shot(page, '11-settings-token');
+  await shot(page, '12-settings-token');
   await page.getByRole('button', {name: 'Revoke token ui-token'}).click();
   await page.getByRole('button', {name: 'Revoke token ui-token'}).waitFor({state: 'detached'});
   assert.equal(await me(), 401);
-  await shot(page, '12-settings');
+  await shot(page, '13-settings');
 }
 
 // A long inbox: paging and the date filter; a phone-sized screen.
@@ -322,7 +364,7 @@ async function pagingSteps(page) {
   await page.getByRole('button', {name: 'Older ›'}).waitFor();
   const first = await ids();
   assert.equal(first.length, 25);
-  await shot(page, '13-inbox-page-1');
+  await shot(page, '14-inbox-page-1');
   await page.getByRole('button', {name: 'Older ›'}).click();
   await page.getByRole('button', {name: '‹ Newer'}).waitFor();
   const second = await ids();
@@ -346,7 +388,7 @@ async function pagingSteps(page) {
   await page.setViewportSize({width: 390, height: 844});
   await page.getByRole('link', {name: /^Inbox/}).click();
   await page.getByRole('heading', {name: 'Inbox'}).waitFor();
-  await shot(page, '14-inbox-phone');
+  await shot(page, '15-inbox-phone');
 }
 
 test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, async () => {
@@ -409,7 +451,7 @@ test('a corporate admin manages members and numbers', {timeout: SLOW}, async () 
   await page.getByRole('button', {name: 'Unassign bob@clinic.example'}).waitFor();
   assert.deepEqual((await api('/accounts/self/numbers/' + encodeURIComponent(number)))
     .assigned_to, [member.uid]);
-  await shot(page, '15-settings-admin');
+  await shot(page, '16-settings-admin');
   await page.getByRole('button', {name: 'Unassign bob@clinic.example'}).click();
   await page.getByRole('button', {name: 'Unassign bob@clinic.example'})
     .waitFor({state: 'detached'});
