@@ -393,6 +393,8 @@ async function pagingSteps(page) {
 
 test('the web interface, from sign-in to a received fax', {timeout: 4 * SLOW}, async () => {
   const page = browser.pages()[0] || await browser.newPage();
+  // The machine may be busy with other tests: every wait may take a minute.
+  page.setDefaultTimeout(SLOW / 2);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
