@@ -321,6 +321,8 @@ async function settingsSteps(page) {
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.ok(await done.count(), 'the delivery is listed as done');
+  await page.getByRole('button', {name: /^Delete webhook /}).click();
+  await page.getByText('No webhooks.').waitFor();
   // Spam blocklist and retry defaults are saved to the account.
   await page.getByLabel(/^Blocked numbers/).fill('+12025550999\n+12025550998');
   await page.getByLabel('Treat faxes without a caller number as spam').check();
