@@ -8,7 +8,8 @@ libcairo2-dev libpango1.0-dev libspandsp-dev libcurl4-openssl-dev
 ghostscript mupdf-tools qpdf libreoffice-core-nogui libreoffice-writer-nogui
 libreoffice-calc-nogui python3-uno
 fonts-liberation fonts-liberation2 fonts-dejavu-core fonts-wqy-microhei
-tesseract-ocr tesseract-ocr-eng poppler-utils libtiff-tools wrk"
+tesseract-ocr tesseract-ocr-eng poppler-utils libtiff-tools wrk
+chromium nodejs"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -24,4 +25,10 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# npm (for the web interface's browser test): Debian ships it apart from nodejs; other
+# Node.js builds bring their own.
+if ! command -v npm >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || { echo "faxd's tests need npm (run as root to install it)" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi

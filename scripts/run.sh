@@ -15,6 +15,10 @@ cat <<MSG
 
 faxd is starting on its embedded store in $FAXD_GENERAL_DATA_DIR.
 
+  Web interface: $(field web_url)
+    e-mail     : $(field email)
+    password   : $(field password)   (new at every start; set your own with
+                 build/tools/faxctl password set --account $(field uid))
   API base URL : $base
   Demo token   : $token   (shown once; make more with build/tools/faxctl token create)
   Demo number  : $(field number)

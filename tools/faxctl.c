@@ -27,6 +27,8 @@ static void usage(void)
         "  token create --account UID [--scope read|edit|read,edit] [--name NAME]\n"
         "  token list --account UID\n"
         "  token revoke --id ID\n"
+        "  password set --account UID [--password P]   (web sign-in; without --password\n"
+        "               the first line of standard input; an empty one removes it)\n"
         "  number add --account UID --number +E164 [--assign MEMBER_UID]\n"
         "  credit add --account UID --pages N\n"
         "  credit show --account UID     (balance and ledger)\n"
@@ -34,7 +36,8 @@ static void usage(void)
         "  blocklist list --account UID\n"
         "  fax import --account UID --file FAX.tiff --from NUM --to NUM\n"
         "             [--direction incoming|outgoing] [--pages N]\n"
-        "  demo       create (once) a demo account with a number and print a new token\n",
+        "  demo       create (once) a demo account with a number; print a new token and\n"
+        "             a new web password\n",
         stderr);
 }
 
@@ -187,11 +190,7 @@ static int account_show(struct fx_store *s, int argc, char **argv)
 static enum fx_err make_token(struct fx_store *s, const char *uid, const char *name,
                               struct fx_token *t, char token[80])
 {
-    unsigned char raw[32]; /* 256 random bits */
-    fx_random_bytes(raw, sizeof raw);
-    strcpy(token, "faxd_");
-    for (size_t i = 0; i < sizeof raw; i++) sprintf(token + 5 + 2 * i, "%02x", raw[i]);
-    fx_sha256_hex(token, strlen(token), t->hash);
+    fx_token_secret(token, t->hash);
     fx_strlcpy(t->uid, uid, sizeof t->uid);
     fx_strlcpy(t->name, name ? name : "", sizeof t->name);
     return fx_store_token_create(s, t);
@@ -253,6 +252,33 @@ static int token_revoke(struct fx_store *s, int argc, char **argv)
     const char *id = opt(argc, argv, "--id");
     if (!id || fx_store_token_revoke(s, id)) return fail("no active token with that --id");
     emit("id", "s", id, "revoked", "r", "true", NULL);
+    return 0;
+}
+
+/* Hashes and stores a password (Argon2id); "" removes it. Ends the account's sessions. */
+static enum fx_err store_password(struct fx_store *s, const char *uid, const char *password)
+{
+    char hash[FX_PASSWORD_HASH_SIZE] = "";
+    enum fx_err e = password[0] ? fx_password_hash(password, hash) : FX_OK;
+    return e ? e : fx_store_password_set(s, uid, hash);
+}
+
+static int password_set(struct fx_store *s, int argc, char **argv)
+{
+    const char *uid = opt(argc, argv, "--account"), *pw = opt(argc, argv, "--password");
+    char line[1100];
+    if (!uid) return fail("--account UID is required");
+    if (!pw) {
+        if (!fgets(line, sizeof line, stdin)) line[0] = 0;
+        line[strcspn(line, "\r\n")] = 0;
+        pw = line;
+    }
+    if (strlen(pw) > 1024) return fail("the password is limited to 1024 bytes");
+    if (pw[0] && strlen(pw) < 8) return fail("the password needs at least 8 characters");
+    enum fx_err e = store_password(s, uid, pw);
+    if (e == FX_ERR_NOT_FOUND) return fail("--account UID: no such account");
+    if (e) return fail("cannot set the password (%s)", fx_err_code(e));
+    emit("uid", "s", uid, "password", "r", pw[0] ? "true" : "false", NULL);
     return 0;
 }
 
@@ -399,12 +425,18 @@ static int demo(struct fx_store *s)
     struct fx_token t = {.scopes = FX_SCOPE_READ | FX_SCOPE_EDIT};
     char token[80];
     if (make_token(s, uid, "demo", &t, token)) return fail("cannot create the demo token");
+    char password[FX_ID_LEN + 1];
+    fx_id_new(password);
+    password[16] = 0; /* 64 random bits: plenty behind the sign-in lock-out */
+    if (store_password(s, uid, password)) return fail("cannot set the demo password");
     char base[512];
     if (g_conf->public_url[0]) snprintf(base, sizeof base, "%s/v3", g_conf->public_url);
     else snprintf(base, sizeof base, "http://%s:%lld/v3", g_conf->http_address,
                   (long long)g_conf->http_port);
+    char web[512];
+    snprintf(web, sizeof web, "%.*s/", (int)strlen(base) - 3, base);
     emit("uid", "s", uid, "token", "s", token, "number", "s", number, "base_url", "s", base,
-         NULL);
+         "web_url", "s", web, "email", "s", "demo@faxd.example", "password", "s", password, NULL);
     return 0;
 }
 
@@ -456,6 +488,7 @@ static int dispatch(struct fx_store *s, int argc, char **argv)
     if (!strcmp(a, "token") && !strcmp(b, "list")) return token_list(s, rest, r);
     if (!strcmp(a, "token") && !strcmp(b, "revoke")) return token_revoke(s, rest, r);
     if (!strcmp(a, "number") && !strcmp(b, "add")) return number_add(s, rest, r);
+    if (!strcmp(a, "password") && !strcmp(b, "set")) return password_set(s, rest, r);
     if (!strcmp(a, "credit") && !strcmp(b, "add")) return credit_add(s, rest, r);
     if (!strcmp(a, "credit") && !strcmp(b, "show")) return credit_show(s, rest, r);
     if (!strcmp(a, "fax") && !strcmp(b, "import")) return fax_import(s, rest, r);

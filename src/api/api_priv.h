@@ -23,7 +23,7 @@ typedef enum fx_err (*fx_handler)(struct fx_req *r);
 
 enum {
     FX_ROUTE_UPLOAD = 1, /* body is multipart and streams to the blob store */
-    FX_ROUTE_PUBLIC = 2, /* no token needed (none today; kept for the web UI) */
+    FX_ROUTE_PUBLIC = 2, /* no token needed (signing in) */
 };
 
 struct fx_route {
@@ -43,6 +43,7 @@ struct fx_api {
     struct fx_rate *rate; /* NULL when http.rate_limit is 0 */
     pthread_key_t list_cache; /* each HTTP thread's cache of rendered fax lists */
     struct fx_rates rates;    /* billing.rates: refused destination prefixes */
+    char web_dir[4096];       /* the web interface's files (resolved), or "" */
 };
 
 /* ---- faxes.c ---- */
@@ -57,7 +58,10 @@ struct fx_req {
     char *params[FX_MAX_PARAMS]; /* percent-decoded path parameters, in order */
     int n_params;
     char ip[64];
-    struct fx_token token;       /* the caller's token */
+    struct fx_token token;       /* the caller's token (a session: its scopes) */
+    struct fx_session session;   /* the caller's browser session, when via_session */
+    bool via_session;            /* signed in with the session cookie, not a token */
+    int64_t retry_after;         /* seconds for a Retry-After header, 0 = none */
     struct fx_account caller;    /* the token's account (owns its strings) */
     bool authed;
     struct fx_buf body;          /* JSON body, capped at http.max_body_bytes */
@@ -80,6 +84,8 @@ enum fx_err fx_req_fail(struct fx_req *r, enum fx_err e, const char *fmt, ...)
 enum fx_err fx_reply_json(struct fx_req *r, unsigned status, json_t *j);
 /* Replies with JSON text already rendered (copied). */
 enum fx_err fx_reply_json_text(struct fx_req *r, unsigned status, const char *text, size_t len);
+/* Replies with a response made by the caller (steals resp). */
+enum fx_err fx_reply_response(struct fx_req *r, unsigned status, struct MHD_Response *resp);
 /* Replies 200 {} — what update and delete operations answer. */
 enum fx_err fx_reply_empty(struct fx_req *r);
 /* Replies with a file from disk (streamed): content type and download file name. */
@@ -104,6 +110,16 @@ enum fx_err fx_req_body(struct fx_req *r, json_t **out);
  * "self" or the caller's uid → the caller; a member's uid when the caller is its
  * corporate admin. Anything else → FX_ERR_FORBIDDEN. out owns its strings. */
 enum fx_err fx_req_user(struct fx_req *r, const char *user_id, struct fx_account *out);
+
+/* ---- web.c: sessions and the web interface's files ---- */
+/* Finds the web interface's folder (http.web_dir or ../share/faxd/web from faxd). */
+void fx_web_init(struct fx_api *api);
+/* Authenticates a request by its session cookie (and, unless it is a GET, its
+ * X-CSRF-Token header). FX_ERR_NOT_FOUND when it has no session cookie. */
+enum fx_err fx_web_session_auth(struct fx_req *r);
+/* Replies with one of the interface's files for a path outside /v3, or returns
+ * FX_ERR_NOT_FOUND. */
+enum fx_err fx_web_static(struct fx_req *r, const char *url);
 
 /* ---- preview.c ---- */
 /* Frees a finished or abandoned preview (called when the request ends). */
@@ -175,5 +191,12 @@ enum fx_err fx_h_hook_delete(struct fx_req *r);
 enum fx_err fx_h_hook_deliveries(struct fx_req *r);
 enum fx_err fx_h_openapi(struct fx_req *r);
 enum fx_err fx_h_preview(struct fx_req *r);
+enum fx_err fx_h_page_get(struct fx_req *r);
+enum fx_err fx_h_session_create(struct fx_req *r);
+enum fx_err fx_h_session_get(struct fx_req *r);
+enum fx_err fx_h_session_delete(struct fx_req *r);
+enum fx_err fx_h_tokens_list(struct fx_req *r);
+enum fx_err fx_h_token_create(struct fx_req *r);
+enum fx_err fx_h_token_revoke(struct fx_req *r);
 
 #endif

@@ -277,3 +277,40 @@ enum fx_err fx_h_report_get(struct fx_req *r)
     fx_store_fax_clear(&f);
     return e;
 }
+
+/* GET …/pages/{fax_id}?page=N&width=W (web interface extension): page N of the fax
+ * image as a grey PNG W pixels wide, for thumbnails and the page viewer. */
+enum fx_err fx_h_page_get(struct fx_req *r)
+{
+    int64_t page = 1, width = 200;
+    const char *v;
+    char *end;
+    if ((v = fx_req_query(r, "page"))) {
+        page = strtoll(v, &end, 10);
+        if (!*v || *end || page < 1 || page > 1000)
+            return fx_req_fail(r, FX_ERR_INVALID, "page must be an integer from 1 to 1000");
+    }
+    if ((v = fx_req_query(r, "width"))) {
+        width = strtoll(v, &end, 10);
+        if (!*v || *end || width < 50 || width > 1728)
+            return fx_req_fail(r, FX_ERR_INVALID, "width must be an integer from 50 to 1728");
+    }
+    struct fx_fax f;
+    enum fx_err e = fax_for_file(r, &f);
+    if (e) return e;
+    char src[4400], prefix[4400], png[4500], name[80];
+    int made = 0;
+    if (!f.blob[0]) e = fx_req_fail(r, FX_ERR_NOT_FOUND, "This fax has no image");
+    else e = fx_blob_path(r->api->store, f.blob, src, sizeof src);
+    temp_path(r, "", prefix, sizeof prefix);
+    if (!e) e = fx_convert_thumbnails(src, prefix, (int)page, (int)width, &made);
+    if (!e && made < page) e = fx_req_fail(r, FX_ERR_NOT_FOUND, "The fax has %d pages", made);
+    snprintf(name, sizeof name, "%s-%lld.png", f.id, (long long)page);
+    for (int i = 1; i <= made; i++) {
+        snprintf(png, sizeof png, "%s-%d.png", prefix, i);
+        if (!e && i == page) e = fx_reply_file(r, png, "image/png", name);
+        unlink(png);
+    }
+    fx_store_fax_clear(&f);
+    return e;
+}

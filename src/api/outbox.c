@@ -322,7 +322,10 @@ static enum fx_err store_send(struct fx_req *r, struct send *s, json_t **reply)
                                 (json_int_t)s->retry_delay);
     json_t *fchanges = json_pack("[{s:s,s:O}]", "at", ts, "files", s->file_info);
     json_t *sc = status_changes("submitted", now);
-    json_t *init = json_pack("{s:s,s:s}", "from_id", r->token.id, "type", "api");
+    /* A fax sent from the web interface names the account, not a token. */
+    json_t *init = r->via_session
+                       ? json_pack("{s:s,s:s}", "from_id", r->caller.uid, "type", "web")
+                       : json_pack("{s:s,s:s}", "from_id", r->token.id, "type", "api");
     struct fx_outbox o = {.retry_count = (int)s->retry_count,
                           .retry_delay = (int)s->retry_delay,
                           .send_time = s->send_time,

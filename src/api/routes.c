@@ -25,6 +25,7 @@ const struct fx_route fx_routes[] = {
     {"POST", "/accounts/{user_id}/files", fx_h_file_upload, FX_ROUTE_UPLOAD},
     {"GET", "/accounts/{user_id}/files/{fax_id}", fx_h_file_get, 0},
     {"GET", "/accounts/{user_id}/report/{fax_id}", fx_h_report_get, 0},
+    {"GET", "/accounts/{user_id}/pages/{fax_id}", fx_h_page_get, 0},
     {"POST", "/accounts/{user_id}/preview", fx_h_preview, 0},
     {"GET", "/accounts/{user_id}/outbox", fx_h_outbox_list, 0},
     {"POST", "/accounts/{user_id}/outbox", fx_h_outbox_send, 0},
@@ -36,6 +37,12 @@ const struct fx_route fx_routes[] = {
     {"DELETE", "/hooks/{hook_id}", fx_h_hook_delete, 0},
     {"GET", "/hooks/{hook_id}/deliveries", fx_h_hook_deliveries, 0},
     {"GET", "/openapi.json", fx_h_openapi, 0},
+    {"POST", "/session", fx_h_session_create, FX_ROUTE_PUBLIC},
+    {"GET", "/session", fx_h_session_get, 0},
+    {"DELETE", "/session", fx_h_session_delete, 0},
+    {"GET", "/tokens", fx_h_tokens_list, 0},
+    {"POST", "/tokens", fx_h_token_create, 0},
+    {"DELETE", "/tokens/{token_id}", fx_h_token_revoke, 0},
     {NULL, NULL, NULL, 0},
 };
 

@@ -78,7 +78,7 @@ static void add_common_headers(struct MHD_Response *resp)
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
-static enum fx_err set_reply(struct fx_req *r, unsigned status, struct MHD_Response *resp)
+enum fx_err fx_reply_response(struct fx_req *r, unsigned status, struct MHD_Response *resp)
 {
     if (!resp) return FX_ERR_NOMEM;
     add_common_headers(resp);
@@ -109,7 +109,7 @@ enum fx_err fx_reply_json(struct fx_req *r, unsigned status, json_t *j)
         free(r->reply_text);
         r->reply_text = strdup(text);
     }
-    return set_reply(r, status, json_response(text));
+    return fx_reply_response(r, status, json_response(text));
 }
 
 /* ---- idempotency keys ---- */
@@ -128,7 +128,7 @@ static enum fx_err idem_answer(struct fx_req *r, const struct fx_idem *seen, con
     *replayed = true;
     struct MHD_Response *resp = json_response(strdup(seen->response));
     if (resp) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
-    return set_reply(r, (unsigned)seen->status, resp);
+    return fx_reply_response(r, (unsigned)seen->status, resp);
 }
 
 enum fx_err fx_idem_begin(struct fx_req *r, const char *body_sha256, bool *replayed)
@@ -188,7 +188,7 @@ enum fx_err fx_reply_json_text(struct fx_req *r, unsigned status, const char *te
         MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!resp) return FX_ERR_NOMEM;
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    return set_reply(r, status, resp);
+    return fx_reply_response(r, status, resp);
 }
 
 enum fx_err fx_reply_empty(struct fx_req *r)
@@ -222,7 +222,7 @@ enum fx_err fx_reply_file(struct fx_req *r, const char *path, const char *conten
         return FX_ERR_NOMEM;
     }
     add_disposition(resp, content_type, filename);
-    return set_reply(r, 200, resp);
+    return fx_reply_response(r, 200, resp);
 }
 
 enum fx_err fx_reply_bytes(struct fx_req *r, const void *data, size_t len,
@@ -232,7 +232,7 @@ enum fx_err fx_reply_bytes(struct fx_req *r, const void *data, size_t len,
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (!resp) return FX_ERR_NOMEM;
     add_disposition(resp, content_type, filename);
-    return set_reply(r, 200, resp);
+    return fx_reply_response(r, 200, resp);
 }
 
 /* The single place where an fx_err becomes an HTTP reply. */
@@ -245,6 +245,11 @@ static void reply_error(struct fx_req *r, enum fx_err e)
     fx_reply_json(r, status, j);
     if (r->resp && e == FX_ERR_UNAUTHORIZED)
         MHD_add_response_header(r->resp, "WWW-Authenticate", "Bearer");
+    if (r->resp && r->retry_after > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
+        MHD_add_response_header(r->resp, "Retry-After", ra);
+    }
     if (status >= 500)
         fx_warn("api request failed method=%s status=%u error=%s why=\"%s\"", r->method,
                 status, fx_err_code(e), r->why);
@@ -308,10 +313,9 @@ enum fx_err fx_req_user(struct fx_req *r, const char *user_id, struct fx_account
 
 /* ---- authentication ---- */
 
-static enum fx_err authenticate(struct fx_req *r)
+/* The caller from an Authorization: Bearer header. */
+static enum fx_err bearer_auth(struct fx_req *r, const char *h)
 {
-    const char *h = fx_req_header(r, "Authorization");
-    if (!h) return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Missing Authorization header");
     if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != 0))
         return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Authorization must be a Bearer token");
     const char *tok = h + 6;
@@ -327,6 +331,18 @@ static enum fx_err authenticate(struct fx_req *r)
         return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Unknown or revoked token");
     if (e) return e;
     r->authed = true;
+    return FX_OK;
+}
+
+/* The one place that decides who the caller is: a bearer token (the SDKs, scripts) or,
+ * without one, the web interface's session cookie. Then the checks both share. */
+static enum fx_err authenticate(struct fx_req *r)
+{
+    const char *h = fx_req_header(r, "Authorization");
+    enum fx_err e = h ? bearer_auth(r, h) : fx_web_session_auth(r);
+    if (e == FX_ERR_NOT_FOUND && !h)
+        return fx_req_fail(r, FX_ERR_UNAUTHORIZED, "Missing Authorization header");
+    if (e) return e;
     if (strcmp(r->caller.status, "active") != 0)
         return fx_req_fail(r, FX_ERR_FORBIDDEN, "The account is %s", r->caller.status);
     int need = strcmp(r->method, "GET") == 0 ? FX_SCOPE_READ : FX_SCOPE_EDIT;
@@ -372,8 +388,12 @@ static enum fx_err on_headers(struct fx_req *r, const char *url)
         return fx_req_fail(r, FX_ERR_HEADERS_TOO_LARGE,
                            "The request line and headers are limited to %lld bytes",
                            (long long)r->api->conf->http_max_header);
-    if (strncmp(url, "/v3/", 4) != 0)
-        return fx_req_fail(r, FX_ERR_NOT_FOUND, "No such resource; the API lives under /v3");
+    if (strncmp(url, "/v3/", 4) != 0) {
+        enum fx_err e = fx_web_static(r, url); /* the web interface's files */
+        if (e == FX_ERR_NOT_FOUND)
+            return fx_req_fail(r, FX_ERR_NOT_FOUND, "No such resource; the API lives under /v3");
+        return e;
+    }
     enum fx_err e = fx_route_match(r->method, url + 3, &r->route, r->params, &r->n_params,
                                    allow, sizeof allow);
     if (e == FX_ERR_METHOD) {
@@ -434,6 +454,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             reply_error(r, e);
             return r->resp ? queue(r) : MHD_NO;
         }
+        if (r->resp) return queue(r); /* a static file, answered from the headers */
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -521,6 +542,7 @@ enum fx_err fx_api_start(const struct fx_conf *conf, struct fx_store *store,
     api->conf = conf;
     api->store = store;
     api->queue = queue;
+    fx_web_init(api);
     pthread_key_create(&api->list_cache, fx_faxes_cache_free);
     char why[160];
     fx_rates_parse(conf->billing_rates, &api->rates, why, sizeof why); /* validated by conf */

@@ -139,6 +139,10 @@ static const struct conf_option options[] = {
             "Requests per second allowed per access token; 0 = no limit."),
     OPT_STR("http.public_url", public_url, "", NULL, &check_url,
             "Base URL users reach faxd at, e.g. https://fax.example.com; empty = derived."),
+    OPT_STR("http.web_dir", web_dir, "", NULL, NULL,
+            "Directory of the web interface's files; empty = ../share/faxd/web from faxd."),
+    OPT_INT("http.session_ttl", session_ttl, "43200", 60, 2592000,
+            "Seconds a web interface sign-in lasts before the password is asked again."),
 
     OPT_STR("store.driver", store_driver, "sqlite", store_drivers, NULL,
             "Database back-end; only sqlite for now."),

@@ -29,6 +29,8 @@ struct fx_conf {
     int64_t http_timeout;   /* http.connection_timeout: idle seconds before a connection closes */
     int64_t http_rate_limit;/* http.rate_limit: requests per second per token, 0 = off */
     char *public_url;       /* http.public_url: base URL printed to users ("" = derived) */
+    char *web_dir;          /* http.web_dir: the web interface's files ("" = found) */
+    int64_t session_ttl;    /* http.session_ttl: seconds a web sign-in lasts */
     /* [store] */
     char *store_driver;     /* store.driver: sqlite (postgresql later) */
     /* [fax] */

@@ -96,6 +96,19 @@ bool fx_base64_decode(const char *text, void *out, size_t max, size_t *len);
 /* Constant-time comparison of two equal-length strings. */
 bool fx_str_equal_ct(const char *a, const char *b);
 
+/* A new personal access token: secret[80] gets "faxd_" and 256 random bits in hex (shown
+ * to its owner once), hash[65] its SHA-256 (all that is stored). */
+void fx_token_secret(char secret[80], char hash[65]);
+
+/* ---- passwords: Argon2id (libsodium's crypto_pwhash_str, interactive limits) ---- */
+#define FX_PASSWORD_HASH_SIZE 128 /* the encoded hash with its parameters, NUL included */
+/* Hashes password into out (a self-describing "$argon2id$..." string). FX_ERR_NOMEM
+ * when the memory the hash needs cannot be had. */
+enum fx_err fx_password_hash(const char *password, char out[FX_PASSWORD_HASH_SIZE]);
+/* True when password matches hash. An empty or malformed hash never matches, but costs
+ * the same time as a real check (so an unknown account cannot be told from the timing). */
+bool fx_password_verify(const char *password, const char *hash);
+
 /* ---- time formats ------------------------------------------------------------
  * The API speaks UTC "YYYY-MM-DD HH:MM:SS"; send_time adds " +HHMM". */
 #define FX_TIME_LEN 20 /* "YYYY-MM-DD HH:MM:SS" + NUL */

@@ -1878,3 +1878,133 @@ enum fx_err fx_store_fax_finish(struct fx_store *s, const struct fx_fax *f)
     if (e) return e;
     return tx_end(s, fax_create_notify(s, f));
 }
+
+/* ---- the web interface: passwords, sessions, failed sign-ins ---- */
+
+enum fx_err fx_store_password_set(struct fx_store *s, const char *uid, const char *hash)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    int64_t n = 0;
+    e = q_run(s, &n, "UPDATE accounts SET password_hash = ? WHERE uid = ?", "tt", hash, uid);
+    if (!e && !n) e = FX_ERR_NOT_FOUND;
+    /* A new password ends every session opened with the old one. */
+    if (!e) e = q_run(s, NULL, "DELETE FROM sessions WHERE uid = ?", "t", uid);
+    return tx_end(s, e);
+}
+
+enum fx_err fx_store_password_find(struct fx_store *s, const char *email,
+                                   char uid[FX_UID_SIZE], char *hash)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT uid, password_hash FROM accounts WHERE LOWER(email) = "
+                            "LOWER(?) AND email <> '' ORDER BY created, uid",
+                            "t", email);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) {
+        fx_strlcpy(uid, qt(&q, 0), FX_UID_SIZE);
+        fx_strlcpy(hash, qt(&q, 1), FX_PASSWORD_HASH_SIZE);
+    }
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_session_create(struct fx_store *s, const struct fx_session *se)
+{
+    return q_run(s, NULL,
+                 "INSERT INTO sessions (hash, uid, csrf, created, expires, ip) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 "tttiit", se->hash, se->uid, se->csrf, se->created, se->expires, se->ip);
+}
+
+enum fx_err fx_store_session_auth(struct fx_store *s, const char *hash, int64_t now,
+                                  struct fx_session *se, struct fx_account *acct)
+{
+    struct q q;
+    /* The account's columns come first so account_read's indexes hold. */
+    enum fx_err e = q_start(s, &q,
+                            "SELECT a.uid, a.account_type, a.status, a.email, a.name, "
+                            "a.lastname, a.phone, a.profile_image, a.admin_uid, a.role, a.quota, "
+                            "a.credit, a.account_data, a.settings, a.notifications, a.created, "
+                            "a.paper, a.resolution, a.logo_blob, a.refuse_anonymous, "
+                            "x.csrf, x.created, x.expires, x.ip "
+                            "FROM sessions x JOIN accounts a ON a.uid = x.uid "
+                            "WHERE x.hash = ? AND x.expires > ?",
+                            "ti", hash, now);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) {
+        account_read(&q, acct);
+        memset(se, 0, sizeof *se);
+        CP(se->hash, hash);
+        CP(se->uid, acct->uid);
+        CP(se->csrf, qt(&q, 20));
+        se->created = qi(&q, 21);
+        se->expires = qi(&q, 22);
+        CP(se->ip, qt(&q, 23));
+    }
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
+enum fx_err fx_store_session_delete(struct fx_store *s, const char *hash)
+{
+    return q_run(s, NULL, "DELETE FROM sessions WHERE hash = ?", "t", hash);
+}
+
+enum fx_err fx_store_session_expire(struct fx_store *s, int64_t now)
+{
+    return q_run(s, NULL, "DELETE FROM sessions WHERE expires <= ?", "i", now);
+}
+
+enum fx_err fx_store_login_locked(struct fx_store *s, const char *subject, int64_t now,
+                                  int64_t *locked_until)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q, "SELECT locked_until FROM login_failures WHERE subject = ?",
+                            "t", subject);
+    if (e) return e;
+    int rc = q_step(&q);
+    int64_t until = rc == FX_DB_ROW ? qi(&q, 0) : 0;
+    q_end(&q);
+    if (rc < 0) return (enum fx_err)-rc;
+    *locked_until = until > now ? until : 0;
+    return FX_OK;
+}
+
+enum fx_err fx_store_login_failed(struct fx_store *s, const char *subject, int64_t now,
+                                  int64_t window, int max, int64_t lock_s,
+                                  int64_t *locked_until)
+{
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    struct q q;
+    int64_t failures = 0, first = now, until = 0;
+    e = q_start(s, &q,
+                "SELECT failures, first_at, locked_until FROM login_failures WHERE subject = ?",
+                "t", subject);
+    if (!e) {
+        int rc = q_step(&q);
+        if (rc == FX_DB_ROW) failures = qi(&q, 0), first = qi(&q, 1), until = qi(&q, 2);
+        q_end(&q);
+        if (rc < 0) e = (enum fx_err)-rc;
+    }
+    if (!e && first + window <= now && until <= now) failures = 0, first = now, until = 0;
+    if (!e && ++failures >= max && until <= now) until = now + lock_s;
+    if (!e) e = q_run(s, NULL, "DELETE FROM login_failures WHERE subject = ?", "t", subject);
+    if (!e)
+        e = q_run(s, NULL,
+                  "INSERT INTO login_failures (subject, failures, first_at, locked_until) "
+                  "VALUES (?, ?, ?, ?)",
+                  "tiii", subject, failures, first, until);
+    e = tx_end(s, e);
+    if (!e) *locked_until = until > now ? until : 0;
+    return e;
+}
+
+enum fx_err fx_store_login_clear(struct fx_store *s, const char *subject)
+{
+    return q_run(s, NULL, "DELETE FROM login_failures WHERE subject = ?", "t", subject);
+}

@@ -415,6 +415,42 @@ typedef enum fx_err (*fx_store_text_cb)(const char *text, void *arg);
 enum fx_err fx_store_block_list(struct fx_store *s, const char *uid, fx_store_text_cb cb,
                                 void *arg);
 
+/* ---- the web interface: passwords, sessions, failed sign-ins ---- */
+/* Sets uid's password hash (an encoded Argon2id string; "" = no password) and ends the
+ * account's sessions, in one transaction. FX_ERR_NOT_FOUND when there is no account. */
+enum fx_err fx_store_password_set(struct fx_store *s, const char *uid, const char *hash);
+/* The oldest account whose e-mail is email (ASCII case ignored): its uid and password
+ * hash (hash[FX_PASSWORD_HASH_SIZE], "" when it has none). FX_ERR_NOT_FOUND otherwise. */
+enum fx_err fx_store_password_find(struct fx_store *s, const char *email,
+                                   char uid[FX_UID_SIZE], char *hash);
+struct fx_session {
+    char hash[65];  /* SHA-256 (hex) of the session id the browser holds */
+    char uid[FX_UID_SIZE];
+    char csrf[65];  /* the token state-changing requests must echo */
+    int64_t created, expires;
+    char ip[64];
+};
+enum fx_err fx_store_session_create(struct fx_store *s, const struct fx_session *se);
+/* The session with this hash that has not expired at now, and its account, in one
+ * query. FX_ERR_NOT_FOUND otherwise. acct owns its strings on success. */
+enum fx_err fx_store_session_auth(struct fx_store *s, const char *hash, int64_t now,
+                                  struct fx_session *se, struct fx_account *acct);
+/* Ends one session (signing out); a missing one is not an error. */
+enum fx_err fx_store_session_delete(struct fx_store *s, const char *hash);
+/* Deletes sessions that expired before now. */
+enum fx_err fx_store_session_expire(struct fx_store *s, int64_t now);
+/* Failed sign-ins of one subject ("account:<email>", "address:<ip>"): counts a failure
+ * (a count older than `window` seconds starts again); at `max` failures the subject is
+ * locked until now + lock_s. *locked_until gets the lock's end (0 = not locked). */
+enum fx_err fx_store_login_failed(struct fx_store *s, const char *subject, int64_t now,
+                                  int64_t window, int max, int64_t lock_s,
+                                  int64_t *locked_until);
+/* When subject is locked at now, *locked_until gets the end of the lock, else 0. */
+enum fx_err fx_store_login_locked(struct fx_store *s, const char *subject, int64_t now,
+                                  int64_t *locked_until);
+/* Forgets subject's failures (after a successful sign-in). */
+enum fx_err fx_store_login_clear(struct fx_store *s, const char *subject);
+
 /* ---- webhooks ---- */
 struct fx_hook {
     char id[FX_UID_SIZE];

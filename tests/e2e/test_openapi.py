@@ -189,8 +189,8 @@ class DocumentTest(unittest.TestCase):
         self.assertEqual(len(op_ids), len(set(op_ids)), "duplicate operationIds")
 
     def test_expected_operations(self):
-        """The operations faxd serves, by operationId: Fax.Plus's 24, the OpenAPI document
-        and the preview extension."""
+        """The operations faxd serves, by operationId: Fax.Plus's 24, the OpenAPI document,
+        the preview extension and the web interface's extensions."""
         expected = {
             ("GET", "/v3/accounts"): "getAccounts",
             ("GET", "/v3/accounts/{user_id}"): "getUser",
@@ -219,6 +219,13 @@ class DocumentTest(unittest.TestCase):
             ("GET", "/v3/hooks/{hook_id}/deliveries"): "getWebhookDeliveries",
             ("GET", "/v3/openapi.json"): "getOpenApi",
             ("POST", "/v3/accounts/{user_id}/preview"): "previewFax",
+            ("GET", "/v3/accounts/{user_id}/pages/{fax_id}"): "getFaxPage",
+            ("POST", "/v3/session"): "signIn",
+            ("GET", "/v3/session"): "getSession",
+            ("DELETE", "/v3/session"): "signOut",
+            ("GET", "/v3/tokens"): "listAccessTokens",
+            ("POST", "/v3/tokens"): "createAccessToken",
+            ("DELETE", "/v3/tokens/{token_id}"): "revokeAccessToken",
         }
         got = {}
         prefix = server_prefix(self.doc)

@@ -200,7 +200,7 @@ static void test_open_reopen(void)
     char dir[256];
     make_data_dir(dir);
     struct fx_store *s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 9);
+    CHECK(fx_store_schema_version(s) == 10);
     char path[512];
     snprintf(path, sizeof path, "%s/faxd.db", dir);
     CHECK(file_exists(path));
@@ -212,21 +212,21 @@ static void test_open_reopen(void)
 
     /* Reopening applies nothing new and keeps the data. */
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 9);
+    CHECK(fx_store_schema_version(s) == 10);
     struct fx_account a;
     CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
     CHECK_STR(a.uid, uid);
     CHECK(a.created == 1000);
     fx_store_account_clear(&a);
     fx_store_close(s);
-    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 9);
-    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 9);
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 10);
+    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 10);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM accounts") == 1);
 
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 9);
+    CHECK(fx_store_schema_version(s) == 10);
     fx_store_close(s);
-    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 9);
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") == 10);
 
     /* Bad configurations. */
     struct fx_store *bad = (struct fx_store *)&a; /* any non-NULL marker */
