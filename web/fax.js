@@ -35,7 +35,11 @@ function viewer(f, start) {
   const close = h('button', {type: 'button'}, 'Close');
   const dlg = h('dialog.viewer', {'aria-labelledby': 'viewer-label'},
     h('div.viewer-bar', {}, label, prev, next, close), h('div.viewer-page', {}, img));
+  // The old page stays hidden until the new one has loaded, so the label never names a
+  // page other than the one shown.
+  img.addEventListener('load', () => { img.style.visibility = 'visible'; });
   function show() {
+    img.style.visibility = 'hidden';
     img.src = pageUrl(f.id, page, 1200);
     img.alt = 'Page ' + page + ' of ' + f.pages;
     label.textContent = 'Page ' + page + ' of ' + f.pages;

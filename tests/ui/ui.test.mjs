@@ -234,6 +234,11 @@ async function receivedSteps(page, previewPages) {
   await page.getByRole('img', {name: `Page 1 of ${previewPages}`}).waitFor();
   await page.keyboard.press('ArrowRight');
   await page.getByRole('img', {name: `Page 2 of ${previewPages}`}).waitFor();
+  await page.waitForFunction(() => {
+    const img = document.querySelector('img.page-full');
+    return img && img.complete && img.naturalWidth > 0 && img.currentSrc.includes('page=2') &&
+      img.style.visibility === 'visible';
+  });
   await shot(page, '09-page-viewer');
   await page.getByRole('button', {name: 'Close'}).click();
   const [report] = await Promise.all([page.waitForEvent('download'),
