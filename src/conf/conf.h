@@ -30,7 +30,7 @@ struct fx_conf {
     int64_t http_rate_limit;/* http.rate_limit: requests per second per token, 0 = off */
     char *public_url;       /* http.public_url: base URL printed to users ("" = derived) */
     /* [store] */
-    char *store_driver;     /* store.driver: sqlite (postgresql later) */
+    char *store_driver;     /* store.driver: sqlite or a postgresql:// URI */
     /* [fax] */
     int64_t max_files;      /* fax.max_files: files per fax (Fax.Plus: 10) */
     int64_t max_fax_bytes;  /* fax.max_bytes: total bytes of a fax's files and of one upload */

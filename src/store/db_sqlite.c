@@ -158,6 +158,12 @@ static enum fx_err lite_bind_double(struct fx_db_stmt *st, int idx, double v)
     return sqlite3_bind_double(st->st, idx, v) == SQLITE_OK ? FX_OK : FX_ERR_DB;
 }
 
+static enum fx_err lite_bind_blob(struct fx_db_stmt *st, int idx, const void *v, size_t n)
+{
+    return sqlite3_bind_blob64(st->st, idx, v, n, SQLITE_TRANSIENT) == SQLITE_OK ? FX_OK
+                                                                               : FX_ERR_DB;
+}
+
 static int lite_step(struct fx_db_stmt *st)
 {
     int rc = sqlite3_step(st->st);
@@ -184,6 +190,13 @@ static int64_t lite_col_int(struct fx_db_stmt *st, int i)
 static double lite_col_double(struct fx_db_stmt *st, int i)
 {
     return sqlite3_column_double(st->st, i);
+}
+
+static const void *lite_col_blob(struct fx_db_stmt *st, int i, size_t *n)
+{
+    const void *p = sqlite3_column_blob(st->st, i);
+    *n = (size_t)sqlite3_column_bytes(st->st, i);
+    return p;
 }
 
 static void lite_stmt_done(struct fx_db_stmt *st)
@@ -231,10 +244,12 @@ const struct fx_db_ops fx_db_sqlite = {
     .bind_text = lite_bind_text,
     .bind_int = lite_bind_int,
     .bind_double = lite_bind_double,
+    .bind_blob = lite_bind_blob,
     .step = lite_step,
     .col_text = lite_col_text,
     .col_int = lite_col_int,
     .col_double = lite_col_double,
+    .col_blob = lite_col_blob,
     .stmt_done = lite_stmt_done,
     .changes = lite_changes,
     .stamp = lite_stamp,

@@ -5,13 +5,16 @@
 #include <string.h>
 
 #include "check.h"
+#include "store_backend.h"
 #include "store/store.h"
 
 static struct fx_store *open_tmp(char *dir)
 {
     strcpy(dir, "/tmp/faxd-storeq-XXXXXX");
     if (!mkdtemp(dir)) return NULL;
-    struct fx_store_cfg cfg = {.data_dir = dir, .driver = "sqlite"};
+    char uri[1024];
+    struct fx_store_cfg cfg = {.data_dir = dir,
+                               .driver = fx_test_store_driver(dir, uri, sizeof uri)};
     struct fx_store *s = NULL;
     return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
 }
