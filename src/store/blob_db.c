@@ -1,5 +1,5 @@
 /* store: the database blob store, used with PostgreSQL so that nodes share no
- * filesystem. A content is a blob_data row and its blob_chunks (256 KB each, written
+ * filesystem. A content is a blob_data row and its blob_chunks (64 KB each, written
  * as the writer fills them, so memory stays at one chunk whatever the size); keys name
  * contents in `blobs`, written in the same transaction that marks the content done, so
  * a blob is acknowledged only once it is whole. A crashed writer leaves a content that
@@ -24,7 +24,7 @@
 
 #include "store/store_priv.h"
 
-#define CHUNK (256 * 1024)
+#define CHUNK (64 * 1024)
 #define STALE_S (24 * 3600)
 
 static time_t g_cache_cutoff; /* nftw has no argument: only set under fx_blob_db_init */
