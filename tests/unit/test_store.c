@@ -1544,6 +1544,7 @@ static void test_blobs(void)
     CHECK(file_exists(expect) == !pg);
     if (pg) {
         test_blobs_pg_crash(s, dir, key2);
+        fx_buf_free(&all);
         rm_rf(dir);
         return;
     }
