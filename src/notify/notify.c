@@ -262,7 +262,7 @@ static void *worker(void *arg)
 {
     struct fx_notify *n = arg;
     char owner[FX_UID_SIZE];
-    fx_id_new(owner);
+    fx_store_lease_owner(n->store, owner);
     CURL *curl = curl_easy_init();
     pthread_mutex_lock(&n->mu);
     while (curl && !n->stopping) {

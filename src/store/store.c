@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/db.h"
 #include "store/migrations.h"
@@ -207,6 +208,44 @@ static enum fx_err pick_driver(struct fx_store *s, const char *driver)
     return fx_strlcpy(s->target, driver, sizeof s->target) ? FX_OK : FX_ERR_INVALID;
 }
 
+/* This node's lease prefix: 8 hex of its name (default: host name and data_dir). On
+ * SQLite one process owns the store, so every lease left is a dead process's; on
+ * PostgreSQL a node releases only its own at start, never a live node's. */
+static void node_init(struct fx_store *s, const char *node)
+{
+    char name[4500], sha[65];
+    if (node && node[0]) {
+        fx_strlcpy(name, node, sizeof name);
+    } else {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(name, sizeof name, "%s\n%s", host, s->data_dir);
+    }
+    fx_sha256_hex(name, strlen(name), sha);
+    memcpy(s->node, sha, 8);
+    s->node[8] = 0;
+    snprintf(s->own_leases, sizeof s->own_leases, "%s%%", s->blobs_in_db ? s->node : "");
+}
+
+void fx_store_lease_owner(struct fx_store *s, char owner[FX_ID_LEN + 1])
+{
+    fx_id_new(owner);
+    memcpy(owner, s->node, 8);
+}
+
+bool fx_store_duty_claim(struct fx_store *s, const char *name, int64_t now, int64_t period_s)
+{
+    int64_t n = 0;
+    if (q_run(s, NULL,
+              "INSERT INTO duties (name, owner, until) VALUES (?, '', 0) "
+              "ON CONFLICT (name) DO NOTHING",
+              "t", name) ||
+        q_run(s, &n, "UPDATE duties SET owner = ?, until = ? WHERE name = ? AND until <= ?",
+              "titi", s->node, now + period_s, name, now))
+        return false;
+    return n == 1;
+}
+
 enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
 {
     struct fx_store *s = calloc(1, sizeof *s);
@@ -217,6 +256,7 @@ enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
     enum fx_err e = FX_ERR_INVALID;
     if (!fx_strlcpy(s->data_dir, cfg->data_dir, sizeof s->data_dir)) goto out;
     if ((e = pick_driver(s, cfg->driver))) goto out;
+    node_init(s, cfg->node);
     if ((e = fx_mkdirs(s->data_dir))) goto out;
     if ((e = migrate(s))) goto out;
     e = fx_blob_init(s);
@@ -876,7 +916,10 @@ enum fx_err fx_store_outbox_dests(struct fx_store *s, const char *id, fx_store_d
 
 enum fx_err fx_store_outbox_release_leases(struct fx_store *s)
 {
-    return q_run(s, NULL, "UPDATE outbox SET lease_until = 0 WHERE status = 'converting'", NULL);
+    return q_run(s, NULL,
+                 "UPDATE outbox SET lease_until = 0 WHERE status = 'converting' AND "
+                 "lease_owner LIKE ?",
+                 "t", s->own_leases);
 }
 
 enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_outbox *out)
@@ -1342,8 +1385,10 @@ enum fx_err fx_store_hook_delete(struct fx_store *s, const char *id)
 
 enum fx_err fx_store_dest_release_leases(struct fx_store *s)
 {
-    return q_run(s, NULL, "UPDATE outbox_dests SET lease_until = 0 WHERE lease_owner <> ''",
-                 NULL);
+    return q_run(s, NULL,
+                 "UPDATE outbox_dests SET lease_until = 0 WHERE lease_owner <> '' AND "
+                 "lease_owner LIKE ?",
+                 "t", s->own_leases);
 }
 
 static enum fx_err job_read(struct fx_store *s, const char *fax_id, struct fx_send_job *j)
@@ -1699,8 +1744,8 @@ enum fx_err fx_store_delivery_release_leases(struct fx_store *s)
 {
     return q_run(s, NULL,
                  "UPDATE deliveries SET lease_until = 0, lease_owner = '' WHERE "
-                 "lease_owner <> ''",
-                 NULL);
+                 "lease_owner <> '' AND lease_owner LIKE ?",
+                 "t", s->own_leases);
 }
 
 enum fx_err fx_store_delivery_list(struct fx_store *s, const char *hook_id, int limit,

@@ -16,6 +16,8 @@ struct fx_store {
     char data_dir[4096];
     char target[4096];      /* what the driver opens: data_dir or the connection URI */
     bool blobs_in_db;       /* blobs in the database (PostgreSQL), else files */
+    char node[9];           /* this node's lease-owner prefix (8 hex) */
+    char own_leases[16];    /* LIKE pattern of the leases a start-up releases */
     char blob_dir[4200];
     pthread_key_t key;      /* this thread's struct fx_db */
     pthread_mutex_t mu;     /* guards conns */

@@ -193,7 +193,9 @@ static void test_release_leases(void)
     struct fx_outbox o, c;
     struct fx_dest d[3];
     make_outbox(s, uid, files, 100, &o, d);
-    CHECK(fx_store_outbox_claim_convert(s, "dead", 1000, 3600, &c) == FX_OK);
+    char dead[FX_UID_SIZE];
+    fx_store_lease_owner(s, dead); /* a worker of this node, before a crash */
+    CHECK(fx_store_outbox_claim_convert(s, dead, 1000, 3600, &c) == FX_OK);
     fx_store_outbox_clear(&c);
     CHECK(fx_store_outbox_claim_convert(s, "new", 1001, 60, &c) == FX_ERR_NOT_FOUND);
     /* Start-up after a crash: the dead worker's lease is released at once. */
@@ -209,9 +211,71 @@ static void test_release_leases(void)
     fx_store_close(s);
 }
 
+/* Another process on the same store, named node (NULL: the default name). */
+static struct fx_store *open_node(const char *dir, const char *node)
+{
+    char uri[1024];
+    struct fx_store_cfg cfg = {.data_dir = dir,
+                               .driver = fx_test_store_driver(dir, uri, sizeof uri),
+                               .node = node};
+    struct fx_store *s = NULL;
+    return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
+}
+
+/* Two nodes on one store: a start-up releases only its own node's leases on PostgreSQL
+ * (on SQLite one process owns the store, so all); a periodic duty runs on one node. */
+static void test_two_nodes(void)
+{
+    char dir[64], uid[FX_UID_SIZE], p1[48];
+    struct fx_store *a = open_tmp(dir);
+    struct fx_store *b = a ? open_node(dir, "node-b") : NULL;
+    CHECK(a && b);
+    if (!a || !b) return;
+    char wa[FX_UID_SIZE], wb[FX_UID_SIZE], wb2[FX_UID_SIZE];
+    fx_store_lease_owner(a, wa);
+    fx_store_lease_owner(b, wb);
+    fx_store_lease_owner(b, wb2);
+    CHECK(fx_id_valid(wa) && fx_id_valid(wb) && strcmp(wb, wb2) != 0);
+    CHECK(strncmp(wa, wb, 8) != 0 && strncmp(wb, wb2, 8) == 0); /* node prefix */
+    make_account(a, uid);
+    make_upload(a, uid, "a.pdf", p1);
+    const char *files[2] = {p1, p1};
+    struct fx_outbox o1, o2, c;
+    struct fx_dest d[3];
+    make_outbox(a, uid, files, 100, &o1, d);
+    make_outbox(a, uid, files, 200, &o2, d);
+    CHECK(fx_store_outbox_claim_convert(a, wa, 1000, 3600, &c) == FX_OK);
+    CHECK_STR(c.id, o1.id);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_outbox_claim_convert(b, wb, 1000, 3600, &c) == FX_OK);
+    CHECK_STR(c.id, o2.id);
+    fx_store_outbox_clear(&c);
+    /* Node b restarts: its lease goes, node a's live one stays (PostgreSQL). */
+    CHECK(fx_store_outbox_release_leases(b) == FX_OK);
+    CHECK(fx_store_outbox_claim_convert(b, wb2, 1001, 60, &c) == FX_OK);
+    CHECK_STR(c.id, fx_test_on_pg() ? o2.id : o1.id);
+    fx_store_outbox_clear(&c);
+    enum fx_err e = fx_store_outbox_claim_convert(b, wb2, 1001, 60, &c);
+    CHECK(e == (fx_test_on_pg() ? FX_ERR_NOT_FOUND : FX_OK));
+    if (!e) fx_store_outbox_clear(&c);
+    CHECK(fx_store_dest_release_leases(b) == FX_OK);
+    CHECK(fx_store_delivery_release_leases(b) == FX_OK);
+
+    /* One turn per period, whichever node asks first. */
+    CHECK(fx_store_duty_claim(a, "housekeeping", 5000, 59));
+    CHECK(!fx_store_duty_claim(b, "housekeeping", 5010, 59));
+    CHECK(!fx_store_duty_claim(a, "housekeeping", 5058, 59));
+    CHECK(fx_store_duty_claim(b, "other duty", 5010, 59));
+    CHECK(fx_store_duty_claim(b, "housekeeping", 5059, 59));
+    CHECK(!fx_store_duty_claim(a, "housekeeping", 5060, 59));
+    fx_store_close(b);
+    fx_store_close(a);
+}
+
 int main(void)
 {
     test_claim_and_convert();
     test_release_leases();
+    test_two_nodes();
     return fx_check_result("test_store_queue");
 }

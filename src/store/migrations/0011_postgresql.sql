@@ -27,3 +27,10 @@ CREATE TABLE blobs (
     created BIGINT NOT NULL
 );
 CREATE INDEX blobs_data ON blobs (data_id);
+
+-- Periodic duties that one node of all sharing the store runs (fx_store_duty_claim).
+CREATE TABLE duties (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL DEFAULT '',
+    until BIGINT NOT NULL DEFAULT 0
+);
