@@ -1647,9 +1647,66 @@ static void test_threads(void)
     rm_rf(dir);
 }
 
+/* ---- stamp, lost connections ---- */
+
+static void *write_one(void *arg)
+{
+    char uid[FX_UID_SIZE];
+    new_account(arg, "individual", NULL, 77, uid); /* on this thread's own connection */
+    return NULL;
+}
+
+/* The stamp moves with every commit, from this connection or another. (Equal stamps
+ * are only asserted on SQLite: on PostgreSQL a write anywhere on the server moves it.) */
+static void test_stamp(void)
+{
+    char dir[256], uid[FX_UID_SIZE];
+    make_data_dir(dir);
+    struct fx_store *s = open_store(dir);
+    struct fx_store_stamp a, b;
+    CHECK(fx_store_stamp(s, &a) == FX_OK);
+    CHECK(fx_store_stamp(s, &b) == FX_OK);
+    if (!fx_test_on_pg()) CHECK(!memcmp(&a, &b, sizeof a));
+    new_account(s, "individual", NULL, 5, uid);
+    CHECK(fx_store_stamp(s, &a) == FX_OK);
+    CHECK(memcmp(&a, &b, sizeof a) != 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, write_one, s) == 0);
+    pthread_join(th, NULL);
+    CHECK(fx_store_stamp(s, &b) == FX_OK);
+    CHECK(memcmp(&a, &b, sizeof a) != 0);
+    fx_store_close(s);
+    rm_rf(dir);
+}
+
+/* PostgreSQL: a connection the server dropped (restart, failover) is opened again on
+ * the next statement outside a transaction, with its prepared statements. */
+static void test_pg_reconnect(void)
+{
+    if (!fx_test_on_pg()) return;
+    char dir[256], uid[FX_UID_SIZE];
+    make_data_dir(dir);
+    struct fx_store *s = open_store(dir);
+    new_account(s, "individual", NULL, 9, uid);
+    struct fx_account a;
+    CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
+    fx_store_account_clear(&a);
+    CHECK(sql_int(dir, "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                       "datname = current_database() AND pid <> pg_backend_pid()") == 1);
+    usleep(100 * 1000);
+    CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
+    CHECK(a.created == 9);
+    fx_store_account_clear(&a);
+    new_account(s, "individual", NULL, 10, uid);
+    fx_store_close(s);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     fx_log_set_level(FX_LOG_ERROR);
+    test_stamp();
+    test_pg_reconnect();
     test_open_reopen();
     test_wal_mode();
     test_accounts();
