@@ -60,11 +60,33 @@ static void quiet_notices(void *arg, const char *msg)
     fx_debug("store pg notice: %s", msg);
 }
 
+static void forget_prepared(struct fx_db *db);
+
+/* After a failure outside a transaction on a connection the server dropped (restart,
+ * failover): reconnects, and says whether to run the statement again. */
+static bool reconnected(struct fx_db *db)
+{
+    if (db->in_tx || PQstatus(db->c) != CONNECTION_BAD) return false;
+    PQreset(db->c);
+    forget_prepared(db); /* they went with the old session */
+    if (PQstatus(db->c) != CONNECTION_OK) {
+        fx_error("store pg reconnect failed msg=\"%s\"", PQerrorMessage(db->c));
+        return false;
+    }
+    fx_warn("store pg reconnected");
+    return true;
+}
+
 /* Runs sql (one or more statements, no parameters). */
 static enum fx_err pg_exec(struct fx_db *db, const char *sql)
 {
     PGresult *r = PQexec(db->c, sql);
     ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && reconnected(db)) {
+        PQclear(r);
+        r = PQexec(db->c, sql);
+        st = PQresultStatus(r);
+    }
     enum fx_err e = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? FX_OK : FX_ERR_DB;
     if (e) fx_error("store pg exec failed msg=\"%s\"", PQresultErrorMessage(r));
     PQclear(r);
@@ -84,7 +106,8 @@ static enum fx_err pg_open(const char *target, struct fx_db **out)
         return FX_ERR_DB;
     }
     PQsetNoticeProcessor(db->c, quiet_notices, NULL);
-    enum fx_err e = pg_exec(db, "SET client_encoding = 'UTF8'");
+    /* A writer waits for the write lock at most a minute, like SQLite's busy timeout. */
+    enum fx_err e = pg_exec(db, "SET client_encoding = 'UTF8'; SET lock_timeout = '60s'");
     if (e) {
         PQfinish(db->c);
         free(db);
@@ -118,6 +141,11 @@ static void pg_close(struct fx_db *db)
     }
     PQfinish(db->c);
     free(db);
+}
+
+static void forget_prepared(struct fx_db *db)
+{
+    for (int i = 0; i < STMT_CACHE; i++) db->preps[i].prepared = 0;
 }
 
 static enum fx_err pg_begin(struct fx_db *db)
@@ -315,7 +343,9 @@ static int failed(struct fx_db_stmt *st, PGresult *r)
     if (state && !strncmp(state, "23", 2)) return -(int)FX_ERR_CONFLICT;
     fx_error("store pg step failed state=%s msg=\"%s\"", state ? state : "",
              PQresultErrorMessage(r));
-    if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01")))
+    /* Serialization failure, deadlock, lock_timeout, a lost connection: try later. */
+    if (!state || !strcmp(state, "40001") || !strcmp(state, "40P01") ||
+        !strcmp(state, "55P03") || !strncmp(state, "08", 2))
         return -(int)FX_ERR_UNAVAILABLE;
     (void)st;
     return -(int)FX_ERR_DB;
@@ -326,19 +356,12 @@ static int pg_step(struct fx_db_stmt *st)
     struct fx_db *db = st->db;
     if (!st->res) {
         PGresult *r = run(st);
-        if (PQstatus(db->c) == CONNECTION_BAD && !db->in_tx) {
-            /* The server restarted or the connection dropped: its prepared statements
-             * went with it. Once, outside a transaction, reconnect and run again. */
-            PQclear(r);
-            PQreset(db->c);
-            for (int i = 0; i < STMT_CACHE; i++) db->preps[i].prepared = 0;
-            if (PQstatus(db->c) != CONNECTION_OK) {
-                fx_error("store pg reconnect failed msg=\"%s\"", PQerrorMessage(db->c));
-                return -(int)FX_ERR_UNAVAILABLE;
-            }
-            r = run(st);
-        }
         ExecStatusType s = PQresultStatus(r);
+        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK && reconnected(db)) {
+            PQclear(r);
+            r = run(st);
+            s = PQresultStatus(r);
+        }
         if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
             int rc = failed(st, r);
             PQclear(r);
