@@ -25,6 +25,11 @@ struct fx_db_ops {
     /* Write transaction: begin takes the write lock up front so two writers never
      * deadlock on an upgrade. */
     enum fx_err (*begin)(struct fx_db *db);
+    /* A claim transaction: it selects its rows with a trailing FOR UPDATE SKIP LOCKED and
+     * writes only those rows. Claims may run beside each other (PostgreSQL: they skip
+     * each other's rows) but never beside a begin() transaction. SQLite, which has no row
+     * locks, drops the FOR UPDATE SKIP LOCKED clause and runs it as begin(). */
+    enum fx_err (*begin_claim)(struct fx_db *db);
     enum fx_err (*commit)(struct fx_db *db);
     void (*rollback)(struct fx_db *db);
     /* `sql` must stay valid for the connection's life (a string literal): drivers

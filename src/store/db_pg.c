@@ -8,7 +8,10 @@
  *
  * Write transactions take one advisory lock per database at BEGIN: writers queue as
  * with SQLite's BEGIN IMMEDIATE, so store.c's read-then-write transactions hold across
- * connections and processes. A lost connection is reset when no transaction is open. */
+ * connections and processes. Claims (work taken by queue and notifier workers on any
+ * node) share that lock among themselves and pick rows with FOR UPDATE SKIP LOCKED, so
+ * they run in parallel without ever taking the same row. A lost connection is reset
+ * when no transaction is open. */
 #include "store/db.h"
 
 #include <stdio.h>
@@ -151,6 +154,16 @@ static void forget_prepared(struct fx_db *db)
 static enum fx_err pg_begin(struct fx_db *db)
 {
     enum fx_err e = pg_exec(db, "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ")");
+    if (e) pg_exec(db, "ROLLBACK");
+    db->in_tx = !e;
+    return e;
+}
+
+/* Shared: claims run together, each holding the rows it selected FOR UPDATE SKIP LOCKED;
+ * a begin() transaction waits for them and they for it. */
+static enum fx_err pg_begin_claim(struct fx_db *db)
+{
+    enum fx_err e = pg_exec(db, "BEGIN; SELECT pg_advisory_xact_lock_shared(" WRITE_LOCK ")");
     if (e) pg_exec(db, "ROLLBACK");
     db->in_tx = !e;
     return e;
@@ -460,6 +473,7 @@ const struct fx_db_ops fx_db_pg = {
     .close = pg_close,
     .exec = pg_exec,
     .begin = pg_begin,
+    .begin_claim = pg_begin_claim,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .prepare = pg_prepare,

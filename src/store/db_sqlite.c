@@ -102,6 +102,14 @@ static void lite_rollback(struct fx_db *db)
     sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The bytes of sql SQLite runs: a trailing row-lock clause of claims (db.h) goes. */
+static int lite_len(const char *sql)
+{
+    static const char lock[] = " FOR UPDATE SKIP LOCKED";
+    size_t n = strlen(sql), k = sizeof lock - 1;
+    return (int)(n > k && !strcmp(sql + n - k, lock) ? n - k : n);
+}
+
 static enum fx_err lite_prepare(struct fx_db *db, const char *sql, struct fx_db_stmt **out)
 {
     size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
@@ -113,7 +121,8 @@ static enum fx_err lite_prepare(struct fx_db *db, const char *sql, struct fx_db_
             return FX_OK;
         }
         if (!c->sql) {
-            if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st, NULL) !=
+            if (sqlite3_prepare_v3(db->h, sql, lite_len(sql), SQLITE_PREPARE_PERSISTENT, &c->st,
+                                   NULL) !=
                 SQLITE_OK)
                 goto fail;
             c->sql = sql;
@@ -127,7 +136,7 @@ static enum fx_err lite_prepare(struct fx_db *db, const char *sql, struct fx_db_
     /* Cache full, or the cached statement is busy (a nested query): use a one-off. */
     struct fx_db_stmt *t = calloc(1, sizeof *t);
     if (!t) return FX_ERR_NOMEM;
-    if (sqlite3_prepare_v2(db->h, sql, -1, &t->st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db->h, sql, lite_len(sql), &t->st, NULL) != SQLITE_OK) {
         free(t);
         goto fail;
     }
@@ -238,6 +247,7 @@ const struct fx_db_ops fx_db_sqlite = {
     .close = lite_close,
     .exec = lite_exec,
     .begin = lite_begin,
+    .begin_claim = lite_begin,
     .commit = lite_commit,
     .rollback = lite_rollback,
     .prepare = lite_prepare,

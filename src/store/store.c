@@ -127,6 +127,13 @@ enum fx_err fx_store_tx_begin(struct fx_store *s)
     return db ? s->ops->begin(db) : FX_ERR_DB;
 }
 
+/* A claim (db.h's begin_claim): its SELECT ends with FOR UPDATE SKIP LOCKED. */
+static enum fx_err tx_begin_claim(struct fx_store *s)
+{
+    struct fx_db *db = conn(s);
+    return db ? s->ops->begin_claim(db) : FX_ERR_DB;
+}
+
 #define tx_end fx_store_tx_end
 enum fx_err fx_store_tx_end(struct fx_store *s, enum fx_err e)
 {
@@ -1053,7 +1060,7 @@ enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner,
         q_end(&pre);
         if (rc == FX_DB_DONE) return FX_ERR_NOT_FOUND;
     }
-    enum fx_err e = tx_begin(s);
+    enum fx_err e = tx_begin_claim(s);
     if (e) return e;
     char id[FX_UID_SIZE] = "";
     bool fresh = false;
@@ -1061,7 +1068,7 @@ enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner,
     if (!(e = q_start(s, &q,
                       "SELECT id, status FROM outbox WHERE status = 'submitted' OR "
                       "(status = 'converting' AND lease_until < ?) "
-                      "ORDER BY submit_time, id LIMIT 1",
+                      "ORDER BY submit_time, id LIMIT 1 FOR UPDATE SKIP LOCKED",
                       "i", now))) {
         int rc = q_step(&q);
         if (rc == FX_DB_ROW) {
@@ -1443,7 +1450,7 @@ enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t n
                                 int64_t lease_s, struct fx_send_job *out)
 {
     if (!dest_due(s, now)) return FX_ERR_NOT_FOUND;
-    enum fx_err e = tx_begin(s);
+    enum fx_err e = tx_begin_claim(s);
     if (e) return e;
     char fax_id[FX_UID_SIZE] = "", outbox_id[FX_UID_SIZE] = "";
     bool first = false;
@@ -1453,7 +1460,8 @@ enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t n
                       "ON o.id = d.outbox_id WHERE d.state = 'pending' AND o.status IN "
                       "('scheduled_for_sending', 'sending') AND o.send_time <= ? AND "
                       "d.next_at <= ? AND d.lease_until < ? "
-                      "ORDER BY d.next_at, o.submit_time, d.idx LIMIT 1",
+                      "ORDER BY d.next_at, o.submit_time, d.idx LIMIT 1 "
+                      "FOR UPDATE SKIP LOCKED",
                       "iii", now, now, now))) {
         int rc = q_step(&q);
         if (rc == FX_DB_ROW) {
@@ -1702,13 +1710,14 @@ static void delivery_read(struct q *q, struct fx_delivery *d)
 enum fx_err fx_store_delivery_claim(struct fx_store *s, const char *owner, int64_t now,
                                     int64_t lease_s, struct fx_delivery *out)
 {
-    enum fx_err e = tx_begin(s);
+    enum fx_err e = tx_begin_claim(s);
     if (e) return e;
     struct fx_delivery d;
     struct q q;
     if (!(e = q_start(s, &q,
                       "SELECT " DELIVERY_COLS " FROM deliveries WHERE state = 'pending' AND "
-                      "next_at <= ? AND lease_until < ? ORDER BY next_at, created, id LIMIT 1",
+                      "next_at <= ? AND lease_until < ? ORDER BY next_at, created, id LIMIT 1 "
+                      "FOR UPDATE SKIP LOCKED",
                       "ii", now, now))) {
         int rc = q_step(&q);
         if (rc == FX_DB_ROW) delivery_read(&q, &d);

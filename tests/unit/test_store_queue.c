@@ -1,6 +1,7 @@
 /* Unit tests for the store functions the converter workers use: claiming outbox
  * records with a lease, recording a conversion, failing every destination, the
  * documents and destinations of a record, and releasing leases at start-up. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,8 +273,86 @@ static void test_two_nodes(void)
     fx_store_close(a);
 }
 
+/* Many workers claiming at once never take the same work twice (on PostgreSQL their
+ * claims run together and skip each other's rows). */
+enum { RECORDS = 8, CLAIMERS = 4, DESTS = 2 * RECORDS };
+
+struct claimer {
+    struct fx_store *s;
+    bool sending; /* destinations, else conversions */
+    char got[DESTS][FX_UID_SIZE];
+    int n;
+};
+
+static void *claim_all(void *arg)
+{
+    struct claimer *c = arg;
+    char owner[FX_UID_SIZE];
+    fx_store_lease_owner(c->s, owner);
+    for (;;) {
+        enum fx_err e;
+        if (c->sending) {
+            struct fx_send_job j;
+            e = fx_store_dest_claim(c->s, owner, 2000, 600, &j);
+            if (!e && c->n < DESTS) strcpy(c->got[c->n], j.dest.fax_id);
+        } else {
+            struct fx_outbox o;
+            e = fx_store_outbox_claim_convert(c->s, owner, 1000, 600, &o);
+            if (!e && c->n < DESTS) strcpy(c->got[c->n], o.id);
+            if (!e) {
+                e = fx_store_outbox_converted(c->s, o.id, owner, "ab/x.tiff", 1, 1000);
+                fx_store_outbox_clear(&o);
+                CHECK(e == FX_OK);
+            }
+        }
+        if (e) break;
+        c->n++;
+    }
+    return NULL;
+}
+
+/* Runs CLAIMERS threads, then claims what their skipping left on this thread; returns
+ * how many claims were made and checks that no item was claimed twice. */
+static int claim_together(struct fx_store *s, bool sending)
+{
+    static struct claimer c[CLAIMERS + 1];
+    pthread_t th[CLAIMERS];
+    for (int i = 0; i <= CLAIMERS; i++) c[i] = (struct claimer){.s = s, .sending = sending};
+    for (int i = 0; i < CLAIMERS; i++) CHECK(pthread_create(&th[i], NULL, claim_all, &c[i]) == 0);
+    for (int i = 0; i < CLAIMERS; i++) pthread_join(th[i], NULL);
+    claim_all(&c[CLAIMERS]);
+    int total = 0, dup = 0;
+    for (int i = 0; i <= CLAIMERS; i++)
+        for (int k = 0; k < c[i].n && k < DESTS; k++, total++)
+            for (int j = 0; j <= i; j++)
+                for (int m = 0; m < (j == i ? k : c[j].n) && m < DESTS; m++)
+                    dup += !strcmp(c[i].got[k], c[j].got[m]);
+    CHECK(dup == 0);
+    return total;
+}
+
+static void test_claims_in_parallel(void)
+{
+    char dir[64], uid[FX_UID_SIZE], p1[48];
+    struct fx_store *s = open_tmp(dir);
+    CHECK(s != NULL);
+    if (!s) return;
+    make_account(s, uid);
+    make_upload(s, uid, "a.pdf", p1);
+    const char *files[2] = {p1, p1};
+    for (int i = 0; i < RECORDS; i++) {
+        struct fx_outbox o;
+        struct fx_dest d[3];
+        make_outbox(s, uid, files, 100 + i, &o, d);
+    }
+    CHECK(claim_together(s, false) == RECORDS);
+    CHECK(claim_together(s, true) == DESTS);
+    fx_store_close(s);
+}
+
 int main(void)
 {
+    test_claims_in_parallel();
     test_claim_and_convert();
     test_release_leases();
     test_two_nodes();
