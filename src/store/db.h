@@ -38,7 +38,7 @@ struct fx_db_ops {
     enum fx_err (*bind_text)(struct fx_db_stmt *st, int idx, const char *v);
     enum fx_err (*bind_int)(struct fx_db_stmt *st, int idx, int64_t v);
     enum fx_err (*bind_double)(struct fx_db_stmt *st, int idx, double v);
-    /* Binary data (copied). */
+    /* Binary data, borrowed: v must stay valid until the statement's first step. */
     enum fx_err (*bind_blob)(struct fx_db_stmt *st, int idx, const void *v, size_t n);
     /* FX_DB_ROW, FX_DB_DONE, or a negative fx_err (e.g. -FX_ERR_CONFLICT for a
      * uniqueness violation). */

@@ -40,7 +40,7 @@ struct fx_db_stmt {
     int cached;   /* one of db->stmts */
     int in_use;
     const char *val[MAX_PARAMS];
-    char *heap[MAX_PARAMS]; /* copies of text and blob values */
+    char *heap[MAX_PARAMS]; /* copies of text values */
     int len[MAX_PARAMS], fmt[MAX_PARAMS];
     unsigned int type[MAX_PARAMS];
     char num[MAX_PARAMS][32];
@@ -321,10 +321,8 @@ static enum fx_err pg_bind_blob(struct fx_db_stmt *st, int idx, const void *v, s
     if (check_idx(st, idx) || n > INT32_MAX) return FX_ERR_INTERNAL;
     int i = idx - 1;
     free(st->heap[i]);
-    st->heap[i] = malloc(n ? n : 1);
-    if (!st->heap[i]) return FX_ERR_NOMEM;
-    if (n) memcpy(st->heap[i], v, n);
-    st->val[i] = st->heap[i];
+    st->heap[i] = NULL;
+    st->val[i] = n ? v : "";
     st->len[i] = (int)n;
     st->fmt[i] = 1;
     st->type[i] = OID_BYTEA;

@@ -169,8 +169,8 @@ static enum fx_err lite_bind_double(struct fx_db_stmt *st, int idx, double v)
 
 static enum fx_err lite_bind_blob(struct fx_db_stmt *st, int idx, const void *v, size_t n)
 {
-    return sqlite3_bind_blob64(st->st, idx, v, n, SQLITE_TRANSIENT) == SQLITE_OK ? FX_OK
-                                                                               : FX_ERR_DB;
+    return sqlite3_bind_blob64(st->st, idx, v, n, SQLITE_STATIC) == SQLITE_OK ? FX_OK
+                                                                            : FX_ERR_DB;
 }
 
 static int lite_step(struct fx_db_stmt *st)

@@ -2,7 +2,6 @@
 record are kept. Time is moved with FAXD_TEST_CLOCK_OFFSET across a restart (the
 housekeeping sweep runs at start-up and every minute)."""
 
-import os
 
 from faxd_harness import Faxd, FaxdTestCase, fixture_bytes, main
 

@@ -1692,14 +1692,14 @@ static void test_pg_reconnect(void)
     CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
     fx_store_account_clear(&a);
     CHECK(sql_int(dir, "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                       "datname = current_database() AND pid <> pg_backend_pid()") == 1);
+                       "datname = current_database() AND pid <> pg_backend_pid()") >= 1);
     usleep(100 * 1000);
     CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
     CHECK(a.created == 9);
     fx_store_account_clear(&a);
     /* Dropped again: the next call begins a write transaction. */
     CHECK(sql_int(dir, "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                       "datname = current_database() AND pid <> pg_backend_pid()") == 1);
+                       "datname = current_database() AND pid <> pg_backend_pid()") >= 1);
     usleep(100 * 1000);
     int64_t balance = 0;
     CHECK(fx_store_account_credit_add(s, uid, 3, &balance) == FX_OK);
