@@ -347,7 +347,7 @@ static PGresult *run(struct fx_db_stmt *st)
 }
 
 /* The error of a failed statement as a negative fx_err. */
-static int failed(struct fx_db_stmt *st, PGresult *r)
+static int failed(PGresult *r)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     /* Class 23 is SQLite's SQLITE_CONSTRAINT: unique, foreign key, not null. */
@@ -358,7 +358,6 @@ static int failed(struct fx_db_stmt *st, PGresult *r)
     if (!state || !strcmp(state, "40001") || !strcmp(state, "40P01") ||
         !strcmp(state, "55P03") || !strncmp(state, "08", 2))
         return -(int)FX_ERR_UNAVAILABLE;
-    (void)st;
     return -(int)FX_ERR_DB;
 }
 
@@ -374,7 +373,7 @@ static int pg_step(struct fx_db_stmt *st)
             s = PQresultStatus(r);
         }
         if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-            int rc = failed(st, r);
+            int rc = failed(r);
             PQclear(r);
             return rc;
         }
