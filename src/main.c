@@ -73,6 +73,7 @@ static enum fx_err prepare_data_dir(const char *data_dir)
  * the store (`periodic`: only when this node claims the minute's turn). */
 static void housekeeping(const struct fx_conf *conf, struct fx_store *store, bool periodic)
 {
+    fx_blob_sweep(store); /* this node's cache: on every node */
     if (periodic && !fx_store_duty_claim(store, "housekeeping", fx_clock_now(),
                                          HOUSEKEEPING_SECONDS - 1))
         return;

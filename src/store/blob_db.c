@@ -9,8 +9,9 @@
  * Readers want files (converters, libtiff, spandsp): fx_blob_path copies a blob once,
  * chunk by chunk, into <data_dir>/blobs/cache/<key> and hands out that path. A key
  * always names the same bytes, so a cached copy never goes stale; removing a blob drops
- * this node's copy, and copies older than a day go at start-up. The blob tables' SQL
- * lives here, beside the file blob store, rather than in store.c. */
+ * this node's copy, and copies unused for a day go (at start-up, then hourly through
+ * fx_blob_sweep: another node may have removed their blob). The blob tables' SQL lives
+ * here, beside the file blob store, rather than in store.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,8 @@
 #define CHUNK (64 * 1024)
 #define STALE_S (24 * 3600)
 
-static time_t g_cache_cutoff; /* nftw has no argument: only set under fx_blob_db_init */
+static pthread_mutex_t g_sweep_mu = PTHREAD_MUTEX_INITIALIZER;
+static time_t g_cache_cutoff; /* nftw has no argument: set and used under g_sweep_mu */
 
 static int evict_old(const char *path, const struct stat *st, int type, struct FTW *f)
 {
@@ -42,14 +44,24 @@ enum fx_err fx_blob_db_init(struct fx_store *s)
     snprintf(cache, sizeof cache, "%s/cache/tmp", s->blob_dir);
     enum fx_err e = fx_mkdirs(cache);
     if (e) return e;
-    snprintf(cache, sizeof cache, "%s/cache", s->blob_dir);
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&mu);
-    g_cache_cutoff = time(NULL) - STALE_S;
-    nftw(cache, evict_old, 16, FTW_PHYS);
-    pthread_mutex_unlock(&mu);
+    fx_blob_sweep(s);
     return fx_store_run(s, NULL, "DELETE FROM blob_data WHERE done = 0 AND created < ?", "i",
                         fx_clock_now() - STALE_S);
+}
+
+void fx_blob_sweep(struct fx_store *s)
+{
+    if (!s->blobs_in_db) return;
+    time_t now = time(NULL);
+    char cache[4400];
+    snprintf(cache, sizeof cache, "%s/cache", s->blob_dir);
+    pthread_mutex_lock(&g_sweep_mu);
+    if (now - s->cache_swept >= 3600) {
+        s->cache_swept = now;
+        g_cache_cutoff = now - STALE_S;
+        nftw(cache, evict_old, 16, FTW_PHYS);
+    }
+    pthread_mutex_unlock(&g_sweep_mu);
 }
 
 enum fx_err fx_blob_db_begin(struct fx_blob_writer *w)
@@ -213,7 +225,8 @@ enum fx_err fx_blob_db_path(struct fx_store *s, const char *key, char *out, size
 {
     int n = snprintf(out, out_len, "%s/cache/%s", s->blob_dir, key);
     if (n <= 0 || (size_t)n >= out_len) return FX_ERR_INVALID;
-    if (access(out, F_OK) == 0) return FX_OK;
+    /* A hit marks the copy used (the sweep drops copies unused for a day). */
+    if (utimensat(AT_FDCWD, out, NULL, 0) == 0) return FX_OK;
     enum fx_err e = fetch(s, key, out);
     if (e && e != FX_ERR_NOT_FOUND) fx_error("blob db fetch failed key=%s", key);
     return e;

@@ -504,7 +504,11 @@ enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix
                          char new_key[96]);
 /* Deletes a blob (a deleted fax's image). A missing blob is not an error. */
 enum fx_err fx_blob_remove(struct fx_store *s, const char *key);
-/* Absolute path of a blob into out[out_len]. */
+/* Drops this node's copies of database blobs (PostgreSQL) unused for a day, at most
+ * once an hour; nothing on SQLite. For the housekeeping of every node. */
+void fx_blob_sweep(struct fx_store *s);
+/* Absolute path of a blob into out[out_len]: its file, or (PostgreSQL) a local copy
+ * fetched from the database on first use. */
 enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t out_len);
 
 #endif

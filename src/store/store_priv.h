@@ -18,6 +18,7 @@ struct fx_store {
     bool blobs_in_db;       /* blobs in the database (PostgreSQL), else files */
     char node[9];           /* this node's lease-owner prefix (8 hex) */
     char own_leases[16];    /* LIKE pattern of the leases a start-up releases */
+    int64_t cache_swept;    /* when fx_blob_sweep last ran (blob_db.c's lock) */
     char blob_dir[4200];
     pthread_key_t key;      /* this thread's struct fx_db */
     pthread_mutex_t mu;     /* guards conns */

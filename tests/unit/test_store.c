@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1386,6 +1387,23 @@ static void test_blobs_pg_crash(struct fx_store *s, const char *dir, const char 
     char *got = slurp(path, &len);
     CHECK(got && len == 3 && memcmp(got, "abc", 3) == 0);
     free(got);
+    /* Copies unused for a day go at the next sweep (at open, then hourly); a use keeps
+     * a copy. */
+    time_t then = time(NULL) - 2 * 86400;
+    struct timespec old[2] = {{.tv_sec = then}, {.tv_sec = then}};
+    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
+    CHECK(fx_blob_path(s, key, path, sizeof path) == FX_OK); /* used now */
+    fx_store_close(s);
+    s = open_store(dir);
+    CHECK(file_exists(path));
+    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
+    fx_blob_sweep(s); /* swept at open: not again within the hour */
+    CHECK(file_exists(path));
+    fx_store_close(s);
+    s = open_store(dir);
+    CHECK(!file_exists(path));
+    CHECK(fx_blob_path(s, key, path, sizeof path) == FX_OK);
+    CHECK(file_exists(path));
     fx_store_close(s);
 }
 
