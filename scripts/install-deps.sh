@@ -9,7 +9,7 @@ ghostscript mupdf-tools qpdf libreoffice-core-nogui libreoffice-writer-nogui
 libreoffice-calc-nogui python3-uno
 fonts-liberation fonts-liberation2 fonts-dejavu-core fonts-wqy-microhei
 tesseract-ocr tesseract-ocr-eng poppler-utils libtiff-tools wrk
-chromium nodejs"
+chromium nodejs libpq-dev postgresql python3-psycopg2"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -69,9 +69,14 @@ static enum fx_err prepare_data_dir(const char *data_dir)
     return e;
 }
 
-/* The periodic duties of the process, once at start and then every minute. */
-static void housekeeping(const struct fx_conf *conf, struct fx_store *store)
+/* The periodic duties, once at start and then every minute by one of the nodes sharing
+ * the store (`periodic`: only when this node claims the minute's turn). */
+static void housekeeping(const struct fx_conf *conf, struct fx_store *store, bool periodic)
 {
+    fx_blob_sweep(store); /* this node's cache: on every node */
+    if (periodic && !fx_store_duty_claim(store, "housekeeping", fx_clock_now(),
+                                         HOUSEKEEPING_SECONDS - 1))
+        return;
     int removed = 0;
     enum fx_err e = fx_store_upload_expire(store, fx_clock_now() - conf->upload_ttl, &removed);
     if (e) fx_warn("housekeeping upload expiry failed error=%s", fx_err_code(e));
@@ -101,7 +106,7 @@ static int run(const struct fx_conf *conf)
         return 1;
     }
     /* Once before anything is served, so a restart never shows what it should expire. */
-    housekeeping(conf, store);
+    housekeeping(conf, store, false);
     if ((e = fx_queue_start(conf, store, &queue))) {
         fprintf(stderr, "faxd: cannot start the converter workers (%s)\n", fx_err_code(e));
         fx_store_close(store);
@@ -128,7 +133,7 @@ static int run(const struct fx_conf *conf)
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
         if (sig == SIGHUP) fx_info("faxd SIGHUP ignored: restart to apply configuration");
-        if (sig < 0) housekeeping(conf, store);
+        if (sig < 0) housekeeping(conf, store, true);
     }
     fx_info("faxd stopping");
     /* Workers first: waiting previews are answered (their connections resume) before

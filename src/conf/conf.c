@@ -72,6 +72,16 @@ static bool is_public_url(const char *v)
     return false;
 }
 
+/* The store: SQLite in data_dir, or a PostgreSQL connection URI. */
+static bool is_store(const char *v)
+{
+    if (!strcmp(v, "sqlite")) return true;
+    if (strchr(v, ' ')) return false;
+    if (!strncmp(v, "postgresql://", 13)) return v[13] != '\0';
+    if (!strncmp(v, "postgres://", 11)) return v[11] != '\0';
+    return false;
+}
+
 static bool is_rates(const char *v)
 {
     struct fx_rates r;
@@ -86,9 +96,10 @@ static const struct conf_check check_nonempty = {is_nonempty, "a non-empty path"
 static const struct conf_check check_ipv4 = {is_ipv4, "an IPv4 address"};
 static const struct conf_check check_country = {is_country_code, "1 to 3 digits"};
 static const struct conf_check check_url = {is_public_url, "empty or an http:// or https:// URL"};
+static const struct conf_check check_store = {is_store,
+                                              "sqlite or a postgresql:// connection URI"};
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-static const char *const store_drivers[] = {"sqlite", NULL};
 static const char *const papers[] = {"a4", "letter", NULL};
 static const char *const resolutions[] = {"fine", "normal", NULL};
 static const char *const speeds[] = {"accelerated", "realtime", NULL};
@@ -144,8 +155,8 @@ static const struct conf_option options[] = {
     OPT_INT("http.session_ttl", session_ttl, "43200", 60, 2592000,
             "Seconds a web interface sign-in lasts before the password is asked again."),
 
-    OPT_STR("store.driver", store_driver, "sqlite", store_drivers, NULL,
-            "Database back-end; only sqlite for now."),
+    OPT_STR("store.driver", store_driver, "sqlite", NULL, &check_store,
+            "Database: sqlite, or a postgresql://user@host:port/db connection URI."),
 
     OPT_INT("fax.max_files", max_files, "10", 1, 10, "Most files one fax may carry."),
     OPT_SIZE("fax.max_bytes", max_fax_bytes, "31457280", 1024, 1073741824,

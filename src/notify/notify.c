@@ -334,7 +334,7 @@ static void *worker(void *arg)
 {
     struct fx_notify *n = arg;
     char owner[FX_UID_SIZE];
-    fx_id_new(owner);
+    fx_store_lease_owner(n->store, owner);
     struct batch *bp = calloc(1, sizeof *bp);
     struct fx_delivery *claimed = calloc(CLAIM_BATCH, sizeof *claimed);
     if (!bp || !claimed) {

@@ -403,7 +403,7 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
         struct worker_ctx *w = &q->workers[i];
         bool converter = i < q->n_converters;
         w->q = q;
-        fx_id_new(w->owner);
+        fx_store_lease_owner(store, w->owner);
         if (converter) e = fx_convert_new(&q->ccfg, &w->conv);
         if (!e && pthread_create(&w->thread, NULL, converter ? worker_main : fx_queue_dialer_main,
                                  w) != 0)

@@ -1,7 +1,8 @@
 /* store: the blob store — documents and fax images as files under <data_dir>/blobs.
  * A blob is written to blobs/tmp, fsynced, renamed to blobs/<2 hex>/<id><suffix> and
  * its directory fsynced: only then is it acknowledged, so an acknowledged upload
- * survives kill -9 and power loss. Writes stream; memory does not grow with size. */
+ * survives kill -9 and power loss. Writes stream; memory does not grow with size.
+ * With a PostgreSQL store each call goes to the database blob store (blob_db.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +13,6 @@
 #include <unistd.h>
 
 #include "store/store_priv.h"
-
-struct fx_blob_writer {
-    struct fx_store *s;
-    int fd;
-    char tmp[4400];
-    int64_t size;
-    struct fx_sha256 sha;
-};
 
 enum fx_err fx_blob_init(struct fx_store *s)
 {
@@ -37,13 +30,32 @@ enum fx_err fx_blob_init(struct fx_store *s)
         unlinkat(dirfd(d), de->d_name, 0);
     }
     closedir(d);
-    return FX_OK;
+    return s->blobs_in_db ? fx_blob_db_init(s) : FX_OK;
+}
+
+void fx_blob_new_key(const char *suffix, char key[96])
+{
+    char id[FX_ID_LEN + 1];
+    fx_id_new(id);
+    snprintf(key, 96, "%.2s/%s%s", id, id, suffix ? suffix : "");
 }
 
 enum fx_err fx_blob_begin(struct fx_store *s, struct fx_blob_writer **out)
 {
     struct fx_blob_writer *w = calloc(1, sizeof *w);
     if (!w) return FX_ERR_NOMEM;
+    w->s = s;
+    w->fd = -1;
+    fx_sha256_init(&w->sha);
+    if (s->blobs_in_db) {
+        enum fx_err e = fx_blob_db_begin(w);
+        if (e) {
+            free(w);
+            return e;
+        }
+        *out = w;
+        return FX_OK;
+    }
     char id[FX_ID_LEN + 1];
     fx_id_new(id);
     snprintf(w->tmp, sizeof w->tmp, "%s/tmp/%s", s->blob_dir, id);
@@ -53,14 +65,19 @@ enum fx_err fx_blob_begin(struct fx_store *s, struct fx_blob_writer **out)
         free(w);
         return FX_ERR_IO;
     }
-    w->s = s;
-    fx_sha256_init(&w->sha);
     *out = w;
     return FX_OK;
 }
 
 enum fx_err fx_blob_write(struct fx_blob_writer *w, const void *data, size_t n)
 {
+    if (w->s->blobs_in_db) {
+        enum fx_err e = fx_blob_db_write(w, data, n);
+        if (e) return e;
+        fx_sha256_update(&w->sha, data, n);
+        w->size += (int64_t)n;
+        return FX_OK;
+    }
     const char *p = data;
     size_t left = n;
     while (left) {
@@ -84,11 +101,14 @@ enum fx_err fx_blob_commit(struct fx_blob_writer *w, const char *suffix, char ke
                            char sha256[65])
 {
     enum fx_err e = FX_ERR_IO;
-    char id[FX_ID_LEN + 1], dir[4400], final[4600];
+    char dir[4400], final[4600];
+    fx_blob_new_key(suffix, key);
+    if (w->s->blobs_in_db) {
+        if (!(e = fx_blob_db_commit(w, key))) fx_sha256_final_hex(&w->sha, sha256);
+        goto out;
+    }
     if (fsync(w->fd) != 0) goto out;
-    fx_id_new(id);
-    snprintf(key, 96, "%.2s/%s%s", id, id, suffix ? suffix : "");
-    snprintf(dir, sizeof dir, "%s/%.2s", w->s->blob_dir, id);
+    snprintf(dir, sizeof dir, "%s/%.2s", w->s->blob_dir, key);
     if ((e = fx_mkdirs(dir))) goto out;
     snprintf(final, sizeof final, "%s/%s", w->s->blob_dir, key);
     e = FX_ERR_IO;
@@ -105,6 +125,7 @@ out:
 void fx_blob_abort(struct fx_blob_writer *w)
 {
     if (!w) return;
+    if (w->s->blobs_in_db) fx_blob_db_abort(w);
     if (w->fd >= 0) close(w->fd);
     if (w->tmp[0]) unlink(w->tmp);
     free(w);
@@ -140,16 +161,23 @@ enum fx_err fx_blob_put_file(struct fx_store *s, const char *src_path, const cha
     return fx_blob_commit(w, suffix, key, sha256);
 }
 
+/* Keys are made by fx_blob_commit; refuse anything that could leave blobs/. */
+static bool key_ok(const char *key)
+{
+    return key[0] && !strstr(key, "..") && key[0] != '/';
+}
+
 enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t out_len)
 {
-    /* Keys are made by fx_blob_commit; refuse anything that could leave blobs/. */
-    if (!key[0] || strstr(key, "..") || key[0] == '/') return FX_ERR_INVALID;
+    if (!key_ok(key)) return FX_ERR_INVALID;
+    if (s->blobs_in_db) return fx_blob_db_path(s, key, out, out_len);
     int n = snprintf(out, out_len, "%s/%s", s->blob_dir, key);
     return n > 0 && (size_t)n < out_len ? FX_OK : FX_ERR_INVALID;
 }
 
 enum fx_err fx_blob_remove(struct fx_store *s, const char *key)
 {
+    if (s->blobs_in_db) return key_ok(key) ? fx_blob_db_remove(s, key) : FX_ERR_INVALID;
     char path[4400];
     enum fx_err e = fx_blob_path(s, key, path, sizeof path);
     if (e) return e;
@@ -159,12 +187,18 @@ enum fx_err fx_blob_remove(struct fx_store *s, const char *key)
 enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix,
                          char new_key[96])
 {
-    char src[4400], dir[4400], dst[4600], id[FX_ID_LEN + 1];
+    char src[4400], dir[4400], dst[4600];
+    if (s->blobs_in_db) {
+        char k[96];
+        fx_blob_new_key(suffix, k);
+        enum fx_err e = fx_blob_db_link(s, key, k);
+        if (!e) memcpy(new_key, k, sizeof k);
+        return e;
+    }
     enum fx_err e = fx_blob_path(s, key, src, sizeof src);
     if (e) return e;
-    fx_id_new(id);
-    snprintf(new_key, 96, "%.2s/%s%s", id, id, suffix ? suffix : "");
-    snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, id);
+    fx_blob_new_key(suffix, new_key);
+    snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, new_key);
     if ((e = fx_mkdirs(dir))) return e;
     snprintf(dst, sizeof dst, "%s/%s", s->blob_dir, new_key);
     if (link(src, dst) != 0) return FX_ERR_IO;

@@ -102,6 +102,14 @@ static void lite_rollback(struct fx_db *db)
     sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The bytes of sql SQLite runs: a trailing row-lock clause of claims (db.h) goes. */
+static int lite_len(const char *sql)
+{
+    static const char lock[] = " FOR UPDATE SKIP LOCKED";
+    size_t n = strlen(sql), k = sizeof lock - 1;
+    return (int)(n > k && !strcmp(sql + n - k, lock) ? n - k : n);
+}
+
 static enum fx_err lite_prepare(struct fx_db *db, const char *sql, struct fx_db_stmt **out)
 {
     size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE;
@@ -113,7 +121,8 @@ static enum fx_err lite_prepare(struct fx_db *db, const char *sql, struct fx_db_
             return FX_OK;
         }
         if (!c->sql) {
-            if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st, NULL) !=
+            if (sqlite3_prepare_v3(db->h, sql, lite_len(sql), SQLITE_PREPARE_PERSISTENT, &c->st,
+                                   NULL) !=
                 SQLITE_OK)
                 goto fail;
             c->sql = sql;
@@ -127,7 +136,7 @@ static enum fx_err lite_prepare(struct fx_db *db, const char *sql, struct fx_db_
     /* Cache full, or the cached statement is busy (a nested query): use a one-off. */
     struct fx_db_stmt *t = calloc(1, sizeof *t);
     if (!t) return FX_ERR_NOMEM;
-    if (sqlite3_prepare_v2(db->h, sql, -1, &t->st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db->h, sql, lite_len(sql), &t->st, NULL) != SQLITE_OK) {
         free(t);
         goto fail;
     }
@@ -158,6 +167,12 @@ static enum fx_err lite_bind_double(struct fx_db_stmt *st, int idx, double v)
     return sqlite3_bind_double(st->st, idx, v) == SQLITE_OK ? FX_OK : FX_ERR_DB;
 }
 
+static enum fx_err lite_bind_blob(struct fx_db_stmt *st, int idx, const void *v, size_t n)
+{
+    return sqlite3_bind_blob64(st->st, idx, v, n, SQLITE_STATIC) == SQLITE_OK ? FX_OK
+                                                                            : FX_ERR_DB;
+}
+
 static int lite_step(struct fx_db_stmt *st)
 {
     int rc = sqlite3_step(st->st);
@@ -184,6 +199,13 @@ static int64_t lite_col_int(struct fx_db_stmt *st, int i)
 static double lite_col_double(struct fx_db_stmt *st, int i)
 {
     return sqlite3_column_double(st->st, i);
+}
+
+static const void *lite_col_blob(struct fx_db_stmt *st, int i, size_t *n)
+{
+    const void *p = sqlite3_column_blob(st->st, i);
+    *n = (size_t)sqlite3_column_bytes(st->st, i);
+    return p;
 }
 
 static void lite_stmt_done(struct fx_db_stmt *st)
@@ -225,16 +247,19 @@ const struct fx_db_ops fx_db_sqlite = {
     .close = lite_close,
     .exec = lite_exec,
     .begin = lite_begin,
+    .begin_claim = lite_begin,
     .commit = lite_commit,
     .rollback = lite_rollback,
     .prepare = lite_prepare,
     .bind_text = lite_bind_text,
     .bind_int = lite_bind_int,
     .bind_double = lite_bind_double,
+    .bind_blob = lite_bind_blob,
     .step = lite_step,
     .col_text = lite_col_text,
     .col_int = lite_col_int,
     .col_double = lite_col_double,
+    .col_blob = lite_col_blob,
     .stmt_done = lite_stmt_done,
     .changes = lite_changes,
     .stamp = lite_stamp,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/db.h"
 #include "store/migrations.h"
@@ -23,11 +24,12 @@ struct conn_node {
 
 /* ---- connections ---- */
 
-static struct fx_db *conn(struct fx_store *s)
+#define conn fx_store_conn
+struct fx_db *fx_store_conn(struct fx_store *s)
 {
     struct fx_db *db = pthread_getspecific(s->key);
     if (db) return db;
-    if (s->ops->open(s->data_dir, &db) != FX_OK) return NULL;
+    if (s->ops->open(s->target, &db) != FX_OK) return NULL;
     struct conn_node *n = malloc(sizeof *n);
     if (!n) {
         s->ops->close(db);
@@ -101,8 +103,8 @@ static int64_t qi(struct q *q, int i)
     return q->s->ops->col_int(q->st, i);
 }
 
-/* Runs a statement that returns no rows; *changed (may be NULL) gets rows changed. */
-static enum fx_err q_run(struct fx_store *s, int64_t *changed, const char *sql,
+#define q_run fx_store_run
+enum fx_err fx_store_run(struct fx_store *s, int64_t *changed, const char *sql,
                          const char *types, ...)
 {
     struct q q;
@@ -118,13 +120,22 @@ static enum fx_err q_run(struct fx_store *s, int64_t *changed, const char *sql,
     return FX_OK;
 }
 
-static enum fx_err tx_begin(struct fx_store *s)
+#define tx_begin fx_store_tx_begin
+enum fx_err fx_store_tx_begin(struct fx_store *s)
 {
     struct fx_db *db = conn(s);
     return db ? s->ops->begin(db) : FX_ERR_DB;
 }
 
-static enum fx_err tx_end(struct fx_store *s, enum fx_err e)
+/* A claim (db.h's begin_claim): its SELECT ends with FOR UPDATE SKIP LOCKED. */
+static enum fx_err tx_begin_claim(struct fx_store *s)
+{
+    struct fx_db *db = conn(s);
+    return db ? s->ops->begin_claim(db) : FX_ERR_DB;
+}
+
+#define tx_end fx_store_tx_end
+enum fx_err fx_store_tx_end(struct fx_store *s, enum fx_err e)
 {
     struct fx_db *db = conn(s);
     if (!db) return FX_ERR_DB;
@@ -144,42 +155,106 @@ static void cp(char *dst, size_t size, const char *src)
 
 /* ---- open / migrate / close ---- */
 
-static enum fx_err migrate(struct fx_store *s)
+/* Inside the migration transaction: applies the migrations after *current. */
+static enum fx_err migrate_from(struct fx_store *s, struct fx_db *db, int *current)
 {
-    struct fx_db *db = conn(s);
-    if (!db) return FX_ERR_DB;
-    enum fx_err e = s->ops->exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                                     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                                     "applied BIGINT NOT NULL)");
-    if (e) return e;
-    int current = 0;
-    struct q q;
-    if ((e = q_start(s, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL)))
-        return e;
-    if (q_step(&q) == FX_DB_ROW) current = (int)qi(&q, 0);
-    q_end(&q);
     for (const struct fx_migration *m = fx_migrations; m->version; m++) {
-        if (m->version <= current) continue;
-        if ((e = s->ops->begin(db))) return e;
-        e = s->ops->exec(db, m->sql);
+        if (m->version <= *current) continue;
+        enum fx_err e = s->ops->exec(db, m->sql);
         if (!e)
             e = q_run(s, NULL, "INSERT INTO schema_migrations (version, name, applied) "
                                "VALUES (?, ?, ?)",
                       "nti", m->version, m->name, fx_clock_now());
-        if ((e = tx_end(s, e))) {
+        if (e) {
             fx_error("store migration failed version=%d name=%s", m->version, m->name);
             return e;
         }
         fx_info("store migration applied version=%d name=%s", m->version, m->name);
-        current = m->version;
+        *current = m->version;
     }
+    return FX_OK;
+}
+
+/* One write transaction from reading the version to the last migration: processes
+ * starting together on one database (several nodes, faxctl) take turns, and a failed
+ * migration leaves the schema as it was. */
+static enum fx_err migrate(struct fx_store *s)
+{
+    struct fx_db *db = conn(s);
+    if (!db) return FX_ERR_DB;
+    enum fx_err e = s->ops->begin(db);
+    if (e) return e;
+    e = s->ops->exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                         "applied BIGINT NOT NULL)");
+    int current = 0;
+    struct q q;
+    if (!e && !(e = q_start(s, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                            NULL))) {
+        if (q_step(&q) == FX_DB_ROW) current = (int)qi(&q, 0);
+        q_end(&q);
+    }
+    if (!e) e = migrate_from(s, db, &current);
+    if ((e = tx_end(s, e))) return e;
     s->schema_version = current;
     return FX_OK;
 }
 
+/* "sqlite" (a file in data_dir) or a postgresql:// (postgres://) connection URI. */
+static enum fx_err pick_driver(struct fx_store *s, const char *driver)
+{
+    if (!driver) return FX_ERR_INVALID;
+    if (!strcmp(driver, "sqlite")) {
+        s->ops = &fx_db_sqlite;
+        return fx_strlcpy(s->target, s->data_dir, sizeof s->target) ? FX_OK : FX_ERR_INVALID;
+    }
+    if (strncmp(driver, "postgresql://", 13) && strncmp(driver, "postgres://", 11))
+        return FX_ERR_INVALID;
+    s->ops = &fx_db_pg;
+    s->blobs_in_db = true;
+    return fx_strlcpy(s->target, driver, sizeof s->target) ? FX_OK : FX_ERR_INVALID;
+}
+
+/* This node's lease prefix: 8 hex of its name (default: host name and data_dir). On
+ * SQLite one process owns the store, so every lease left is a dead process's; on
+ * PostgreSQL a node releases only its own at start, never a live node's. */
+static void node_init(struct fx_store *s, const char *node)
+{
+    char name[4500], sha[65];
+    if (node && node[0]) {
+        fx_strlcpy(name, node, sizeof name);
+    } else {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(name, sizeof name, "%s\n%s", host, s->data_dir);
+    }
+    fx_sha256_hex(name, strlen(name), sha);
+    memcpy(s->node, sha, 8);
+    s->node[8] = 0;
+    snprintf(s->own_leases, sizeof s->own_leases, "%s%%", s->blobs_in_db ? s->node : "");
+}
+
+void fx_store_lease_owner(struct fx_store *s, char owner[FX_ID_LEN + 1])
+{
+    fx_id_new(owner);
+    memcpy(owner, s->node, 8);
+}
+
+bool fx_store_duty_claim(struct fx_store *s, const char *name, int64_t now, int64_t period_s)
+{
+    int64_t n = 0;
+    if (q_run(s, NULL,
+              "INSERT INTO duties (name, owner, until) VALUES (?, '', 0) "
+              "ON CONFLICT (name) DO NOTHING",
+              "t", name) ||
+        q_run(s, &n, "UPDATE duties SET owner = ?, until = ? WHERE name = ? AND until <= ?",
+              "titi", s->node, now + period_s, name, now))
+        return false;
+    return n == 1;
+}
+
 enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
 {
-    if (!cfg->driver || strcmp(cfg->driver, "sqlite") != 0) return FX_ERR_INVALID;
     struct fx_store *s = calloc(1, sizeof *s);
     if (!s) return FX_ERR_NOMEM;
     s->ops = &fx_db_sqlite;
@@ -187,9 +262,11 @@ enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
     pthread_key_create(&s->key, NULL);
     enum fx_err e = FX_ERR_INVALID;
     if (!fx_strlcpy(s->data_dir, cfg->data_dir, sizeof s->data_dir)) goto out;
+    if ((e = pick_driver(s, cfg->driver))) goto out;
+    node_init(s, cfg->node);
     if ((e = fx_mkdirs(s->data_dir))) goto out;
-    if ((e = fx_blob_init(s))) goto out;
-    e = migrate(s);
+    if ((e = migrate(s))) goto out;
+    e = fx_blob_init(s);
 out:
     if (e) {
         fx_store_close(s);
@@ -368,9 +445,11 @@ static enum fx_err ledger_move(struct fx_store *s, const char *uid, int64_t delt
     fx_id_new(id);
     if (!e)
         e = q_run(s, NULL,
-                  "INSERT INTO ledger (id, uid, delta, balance, reason, fax_id, created) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  "ttiitti", id, uid, delta, bal, reason, fax_id ? fax_id : "", fx_clock_now());
+                  "INSERT INTO ledger (id, uid, delta, balance, reason, fax_id, created, seq) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, "
+                  "(SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger WHERE uid = ?))",
+                  "ttiittit", id, uid, delta, bal, reason, fax_id ? fax_id : "", fx_clock_now(),
+                  uid);
     if (!e && balance) *balance = bal;
     return e;
 }
@@ -389,7 +468,7 @@ enum fx_err fx_store_ledger_list(struct fx_store *s, const char *uid, fx_store_l
     struct q q;
     enum fx_err e = q_start(s, &q,
                             "SELECT delta, balance, reason, fax_id, created FROM ledger "
-                            "WHERE uid = ? ORDER BY created, rowid",
+                            "WHERE uid = ? ORDER BY seq",
                             "t", uid);
     if (e) return e;
     int rc;
@@ -844,7 +923,10 @@ enum fx_err fx_store_outbox_dests(struct fx_store *s, const char *id, fx_store_d
 
 enum fx_err fx_store_outbox_release_leases(struct fx_store *s)
 {
-    return q_run(s, NULL, "UPDATE outbox SET lease_until = 0 WHERE status = 'converting'", NULL);
+    return q_run(s, NULL,
+                 "UPDATE outbox SET lease_until = 0 WHERE status = 'converting' AND "
+                 "lease_owner LIKE ?",
+                 "t", s->own_leases);
 }
 
 enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_outbox *out)
@@ -978,7 +1060,7 @@ enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner,
         q_end(&pre);
         if (rc == FX_DB_DONE) return FX_ERR_NOT_FOUND;
     }
-    enum fx_err e = tx_begin(s);
+    enum fx_err e = tx_begin_claim(s);
     if (e) return e;
     char id[FX_UID_SIZE] = "";
     bool fresh = false;
@@ -986,7 +1068,7 @@ enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner,
     if (!(e = q_start(s, &q,
                       "SELECT id, status FROM outbox WHERE status = 'submitted' OR "
                       "(status = 'converting' AND lease_until < ?) "
-                      "ORDER BY submit_time, id LIMIT 1",
+                      "ORDER BY submit_time, id LIMIT 1 FOR UPDATE SKIP LOCKED",
                       "i", now))) {
         int rc = q_step(&q);
         if (rc == FX_DB_ROW) {
@@ -1310,8 +1392,10 @@ enum fx_err fx_store_hook_delete(struct fx_store *s, const char *id)
 
 enum fx_err fx_store_dest_release_leases(struct fx_store *s)
 {
-    return q_run(s, NULL, "UPDATE outbox_dests SET lease_until = 0 WHERE lease_owner <> ''",
-                 NULL);
+    return q_run(s, NULL,
+                 "UPDATE outbox_dests SET lease_until = 0 WHERE lease_owner <> '' AND "
+                 "lease_owner LIKE ?",
+                 "t", s->own_leases);
 }
 
 static enum fx_err job_read(struct fx_store *s, const char *fax_id, struct fx_send_job *j)
@@ -1366,7 +1450,7 @@ enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t n
                                 int64_t lease_s, struct fx_send_job *out)
 {
     if (!dest_due(s, now)) return FX_ERR_NOT_FOUND;
-    enum fx_err e = tx_begin(s);
+    enum fx_err e = tx_begin_claim(s);
     if (e) return e;
     char fax_id[FX_UID_SIZE] = "", outbox_id[FX_UID_SIZE] = "";
     bool first = false;
@@ -1376,7 +1460,8 @@ enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t n
                       "ON o.id = d.outbox_id WHERE d.state = 'pending' AND o.status IN "
                       "('scheduled_for_sending', 'sending') AND o.send_time <= ? AND "
                       "d.next_at <= ? AND d.lease_until < ? "
-                      "ORDER BY d.next_at, o.submit_time, d.idx LIMIT 1",
+                      "ORDER BY d.next_at, o.submit_time, d.idx LIMIT 1 "
+                      "FOR UPDATE SKIP LOCKED",
                       "iii", now, now, now))) {
         int rc = q_step(&q);
         if (rc == FX_DB_ROW) {
@@ -1639,13 +1724,14 @@ enum fx_err fx_store_delivery_claim_many(struct fx_store *s, const char *owner, 
                                          int *n)
 {
     if (max < 1) return FX_ERR_INVALID;
-    enum fx_err e = tx_begin(s);
+    enum fx_err e = tx_begin_claim(s);
     if (e) return e;
     int got = 0;
     struct q q;
     if (!(e = q_start(s, &q,
                       "SELECT " DELIVERY_COLS " FROM deliveries WHERE state = 'pending' AND "
-                      "next_at <= ? AND lease_until < ? ORDER BY next_at, created, id LIMIT ?",
+                      "next_at <= ? AND lease_until < ? ORDER BY next_at, created, id LIMIT ? "
+                      "FOR UPDATE SKIP LOCKED",
                       "iin", now, now, max))) {
         int rc = FX_DB_DONE;
         while (got < max && (rc = q_step(&q)) == FX_DB_ROW) delivery_read(&q, &out[got++]);
@@ -1709,8 +1795,8 @@ enum fx_err fx_store_delivery_release_leases(struct fx_store *s)
 {
     return q_run(s, NULL,
                  "UPDATE deliveries SET lease_until = 0, lease_owner = '' WHERE "
-                 "lease_owner <> ''",
-                 NULL);
+                 "lease_owner <> '' AND lease_owner LIKE ?",
+                 "t", s->own_leases);
 }
 
 enum fx_err fx_store_delivery_list(struct fx_store *s, const char *hook_id, int limit,

@@ -22,7 +22,9 @@ struct fx_store;
 
 struct fx_store_cfg {
     const char *data_dir; /* borrowed; faxd.db and blobs/ live here */
-    const char *driver;   /* "sqlite" */
+    const char *driver;   /* "sqlite" or a "postgresql://" connection URI (borrowed) */
+    const char *node;     /* this node's name among processes sharing a PostgreSQL store;
+                           * NULL = derived from the host name and data_dir */
 };
 
 /* Opens (creating if needed) the store in cfg->data_dir and applies pending
@@ -39,6 +41,14 @@ struct fx_store_stamp {
     uint64_t v[2];
 };
 enum fx_err fx_store_stamp(struct fx_store *s, struct fx_store_stamp *out);
+
+/* Several nodes may share a PostgreSQL store. A worker's lease owner id (out, 32 hex)
+ * starts with its node's prefix, so that the *_release_leases calls at start-up release
+ * only this node's leases (all of them on SQLite, where one process owns the store). */
+void fx_store_lease_owner(struct fx_store *s, char out[FX_ID_LEN + 1]);
+/* A periodic duty that one node of all sharing the store runs: true when this call
+ * claimed `name` until now + period_s (nobody held it past now). */
+bool fx_store_duty_claim(struct fx_store *s, const char *name, int64_t now, int64_t period_s);
 
 /* ---- accounts ---- */
 #define FX_UID_SIZE (FX_ID_LEN + 1)
@@ -251,8 +261,8 @@ typedef enum fx_err (*fx_store_dest_cb)(const struct fx_dest *d, void *arg);
 /* The pending destinations of an outbox record, in order. */
 enum fx_err fx_store_outbox_dests(struct fx_store *s, const char *id, fx_store_dest_cb cb,
                                   void *arg);
-/* Makes every conversion lease claimable again: at start-up, a lease can only belong to
- * a process that died (one process per store; several nodes will scope this). */
+/* Makes this node's conversion leases claimable again: at start-up, they can only belong
+ * to a process of this node that died (see fx_store_lease_owner). */
 enum fx_err fx_store_outbox_release_leases(struct fx_store *s);
 enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_outbox *out);
 typedef enum fx_err (*fx_store_outbox_cb)(const struct fx_outbox *o, void *arg);
@@ -346,7 +356,7 @@ enum fx_err fx_store_dest_progress(struct fx_store *s, const struct fx_send_job 
 enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *job,
                                  const char *owner, const struct fx_attempt *a,
                                  const struct fx_fax *f);
-/* Releases every destination lease (at start-up: they belong to a dead process). */
+/* Releases this node's destination leases (at start-up: they belong to a dead process). */
 enum fx_err fx_store_dest_release_leases(struct fx_store *s);
 /* Records an incoming call's attempt and its fax record in one transaction. */
 enum fx_err fx_store_fax_received(struct fx_store *s, const struct fx_attempt *a,
@@ -521,7 +531,7 @@ struct fx_delivery_result {
  * holds is skipped. */
 enum fx_err fx_store_delivery_attempted_many(struct fx_store *s, const char *owner,
                                              const struct fx_delivery_result *v, int n);
-/* Releases every delivery lease (at start-up: they belong to a dead process). */
+/* Releases this node's delivery leases (at start-up: they belong to a dead process). */
 enum fx_err fx_store_delivery_release_leases(struct fx_store *s);
 typedef enum fx_err (*fx_store_delivery_cb)(const struct fx_delivery *d, void *arg);
 /* The deliveries of a hook, newest first, at most limit. */
@@ -552,7 +562,11 @@ enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix
                          char new_key[96]);
 /* Deletes a blob (a deleted fax's image). A missing blob is not an error. */
 enum fx_err fx_blob_remove(struct fx_store *s, const char *key);
-/* Absolute path of a blob into out[out_len]. */
+/* Drops this node's copies of database blobs (PostgreSQL) unused for a day, at most
+ * once an hour; nothing on SQLite. For the housekeeping of every node. */
+void fx_blob_sweep(struct fx_store *s);
+/* Absolute path of a blob into out[out_len]: its file, or (PostgreSQL) a local copy
+ * fetched from the database on first use. */
 enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t out_len);
 
 #endif

@@ -1,8 +1,10 @@
-/* store (private): the store handle, shared by store.c and blob.c. */
+/* store (private): the store handle and the helpers shared by store.c, blob.c and
+ * blob_db.c. */
 #ifndef FX_STORE_PRIV_H
 #define FX_STORE_PRIV_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "store/db.h"
 #include "store/store.h"
@@ -12,6 +14,11 @@ struct conn_node;
 struct fx_store {
     const struct fx_db_ops *ops;
     char data_dir[4096];
+    char target[4096];      /* what the driver opens: data_dir or the connection URI */
+    bool blobs_in_db;       /* blobs in the database (PostgreSQL), else files */
+    char node[9];           /* this node's lease-owner prefix (8 hex) */
+    char own_leases[16];    /* LIKE pattern of the leases a start-up releases */
+    int64_t cache_swept;    /* when fx_blob_sweep last ran (blob_db.c's lock) */
     char blob_dir[4200];
     pthread_key_t key;      /* this thread's struct fx_db */
     pthread_mutex_t mu;     /* guards conns */
@@ -19,8 +26,43 @@ struct fx_store {
     int schema_version;
 };
 
+/* A blob being written: to a file in blobs/tmp, or in chunks to the database. */
+struct fx_blob_writer {
+    struct fx_store *s;
+    int fd;
+    char tmp[4400];
+    char data_id[FX_ID_LEN + 1]; /* database: the content row being filled */
+    unsigned char *buf;          /* database: the chunk being filled */
+    size_t used;
+    int seq;                     /* database: chunks written */
+    int64_t size;
+    struct fx_sha256 sha;
+};
+
 /* Creates blobs/ and blobs/tmp, and removes temporaries left by a crash. */
 enum fx_err fx_blob_init(struct fx_store *s);
+/* "ab/<id><suffix>" for a new blob into key[96]. */
+void fx_blob_new_key(const char *suffix, char key[96]);
+
+/* The database blob store (blob_db.c), used when s->blobs_in_db. */
+enum fx_err fx_blob_db_init(struct fx_store *s);
+enum fx_err fx_blob_db_begin(struct fx_blob_writer *w);
+enum fx_err fx_blob_db_write(struct fx_blob_writer *w, const void *data, size_t n);
+enum fx_err fx_blob_db_commit(struct fx_blob_writer *w, const char *key);
+void fx_blob_db_abort(struct fx_blob_writer *w);
+enum fx_err fx_blob_db_path(struct fx_store *s, const char *key, char *out, size_t out_len);
+enum fx_err fx_blob_db_remove(struct fx_store *s, const char *key);
+enum fx_err fx_blob_db_link(struct fx_store *s, const char *key, const char *new_key);
+
+/* store.c's helpers: this thread's connection (NULL when it cannot be opened); one
+ * statement without rows (types as q_start: t text, i int64, n int, d double);
+ * a write transaction (tx_end commits when e is FX_OK, else rolls back; returns the
+ * outcome). */
+struct fx_db *fx_store_conn(struct fx_store *s);
+enum fx_err fx_store_run(struct fx_store *s, int64_t *changed, const char *sql,
+                         const char *types, ...);
+enum fx_err fx_store_tx_begin(struct fx_store *s);
+enum fx_err fx_store_tx_end(struct fx_store *s, enum fx_err e);
 const char *fx_store_data_dir(struct fx_store *s);
 
 #endif

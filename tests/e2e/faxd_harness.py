@@ -9,6 +9,9 @@ Environment (set by CTest; defaults point into the source tree for hand runs):
   FAXD_TEST_DATA  tests/data          (default <repo>/tests/data)
   FAXD_SOURCE_DIR repository root     (default: derived from this file)
   FAXD_E2E_KEEP=1 keeps the temp dirs (data dir and faxd's stderr) after the run.
+  FAXD_TEST_STORE a PostgreSQL server's base URI (postgresql://user@host:port), or
+  FAXD_TEST_PG_DIR the directory of one started by tests/pg/pgctl.sh (URI in DIR/url):
+                  then each Faxd gets its own database there, created and dropped.
 
 Standard library only (Debian python3 3.11).
 """
@@ -39,6 +42,18 @@ TEST_DATA = os.environ.get("FAXD_TEST_DATA") or os.path.join(SOURCE_DIR, "tests"
 FIXTURES = os.path.join(TEST_DATA, "fixtures")
 
 BASE = "/v3"
+
+
+def _pg_base():
+    uri = os.environ.get("FAXD_TEST_STORE", "")
+    pgdir = os.environ.get("FAXD_TEST_PG_DIR", "")
+    if not uri and pgdir:
+        with open(os.path.join(pgdir, "url")) as f:
+            uri = f.read().strip()
+    return uri.rstrip("/") or None
+
+
+PG_BASE = _pg_base()  # None: SQLite in the data dir
 JSON_CT = "application/json; charset=utf-8"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 TRANSIENT = re.compile(r"^/transient-[0-9a-f]{32}$")
@@ -226,12 +241,17 @@ class Faxd:
         self.extra_env = dict(env or {})
         self.proc = None
         self._numbers = 0
+        self.pg_db = None
+        if PG_BASE:
+            self.pg_db = "e2e_" + uuid.uuid4().hex[:16]
+            _pg_admin("CREATE DATABASE %s" % self.pg_db)
         if start:
             try:
                 self.start()
             except BaseException:
                 if not os.environ.get("FAXD_E2E_KEEP"):
                     shutil.rmtree(self.root, ignore_errors=True)
+                    self._drop_db()
                 raise
 
     # -- environment shared by faxd and faxctl
@@ -242,6 +262,8 @@ class Faxd:
             "FAXD_HTTP_ADDRESS": "127.0.0.1",
             "FAXD_HTTP_PORT": str(self.port),
         })
+        if self.pg_db:
+            e["FAXD_STORE_DRIVER"] = self.store_uri()
         e.update(self.extra_env)
         return e
 
@@ -317,6 +339,15 @@ class Faxd:
                 sys.stderr.write("faxd e2e: kept %s\n" % self.root)
             else:
                 shutil.rmtree(self.root, ignore_errors=True)
+                self._drop_db()
+
+    def store_uri(self):
+        return "%s/%s" % (PG_BASE, self.pg_db) if self.pg_db else "sqlite"
+
+    def _drop_db(self):
+        if self.pg_db:
+            _pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.pg_db)
+            self.pg_db = None
 
     def _close_stderr(self):
         f = getattr(self, "_stderr", None)
@@ -413,7 +444,10 @@ class Faxd:
 
     # -- database
     def db(self):
-        """Read-only connection to <data>/faxd.db."""
+        """A connection to the store: <data>/faxd.db read-only, or this Faxd's PostgreSQL
+        database (autocommit; `?` placeholders as with sqlite3; rows by index or name)."""
+        if self.pg_db:
+            return _PgConn(self.store_uri())
         path = os.path.join(self.data_dir, "faxd.db")
         assert os.path.exists(path), "no database at %s" % path
         c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
@@ -433,7 +467,117 @@ class Faxd:
         return dict(rows[0])
 
     def blob_path(self, blob):
-        return os.path.join(self.data_dir, "blobs", blob)
+        """A file holding the blob's bytes now: its file, or (PostgreSQL) a copy fetched
+        from the database; a path that does not exist when there is no such blob."""
+        if not self.pg_db:
+            return os.path.join(self.data_dir, "blobs", blob)
+        path = os.path.join(self.data_dir, "e2e-fetched", blob)
+        if os.path.exists(path):
+            os.unlink(path)
+        c = self.db()
+        try:
+            rows = c.execute("SELECT c.bytes FROM blobs b JOIN blob_chunks c ON "
+                             "c.data_id = b.data_id WHERE b.blob_key = ? ORDER BY c.seq",
+                             (blob,)).fetchall()
+            known = c.execute("SELECT COUNT(*) FROM blobs WHERE blob_key = ?",
+                              (blob,)).fetchone()[0]
+        finally:
+            c.close()
+        if known:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                for r in rows:
+                    f.write(bytes(r[0]))
+        return path
+
+    def blob_exists(self, blob):
+        return os.path.exists(self.blob_path(blob))
+
+
+# --------------------------------------------------------------------------------------
+# PostgreSQL (when PG_BASE is set)
+
+
+def _pg_admin(sql):
+    import psycopg2  # Debian python3-psycopg2; only needed with PostgreSQL
+    c = psycopg2.connect(PG_BASE + "/postgres")
+    try:
+        c.autocommit = True
+        c.cursor().execute(sql)
+    finally:
+        c.close()
+
+
+class _PgRow(tuple):
+    """A row readable like sqlite3.Row: by index, by column name, and with dict()."""
+
+    def __new__(cls, values, names):
+        r = super().__new__(cls, values)
+        r._names = names
+        return r
+
+    def __getitem__(self, k):
+        if isinstance(k, str):
+            return tuple.__getitem__(self, self._names.index(k))
+        return tuple.__getitem__(self, k)
+
+    def keys(self):
+        return list(self._names)
+
+
+class _PgCursor:
+    def __init__(self, cur):
+        self.cur = cur
+        self.names = [d[0] for d in cur.description] if cur.description else []
+
+    def _row(self, r):
+        return None if r is None else _PgRow(r, self.names)
+
+    def fetchone(self):
+        return self._row(self.cur.fetchone())
+
+    def fetchall(self):
+        return [self._row(r) for r in self.cur.fetchall()]
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class _PgConn:
+    """The few sqlite3.Connection calls the tests make, on PostgreSQL."""
+
+    def __init__(self, uri):
+        import psycopg2
+        self.c = psycopg2.connect(uri)
+        self.c.autocommit = True
+
+    def execute(self, sql, args=()):
+        cur = self.c.cursor()
+        cur.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(args))
+        return _PgCursor(cur)
+
+    def commit(self):
+        pass
+
+    def iterdump(self):
+        """Every row of every table, one line each (what sqlite3's dump would hold)."""
+        cur = self.c.cursor()
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "ORDER BY tablename")
+        for (t,) in cur.fetchall():
+            rows = self.c.cursor()
+            rows.execute('SELECT * FROM "%s"' % t)
+            for r in rows.fetchall():
+                yield "INSERT INTO %s VALUES%r;" % (t, tuple(r))
+
+    def close(self):
+        self.c.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 # --------------------------------------------------------------------------------------

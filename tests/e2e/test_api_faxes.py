@@ -103,11 +103,16 @@ class FaxesTest(FaxdTestCase):
         a = self.new_account()
         spam = self.faxd.import_fax(a["uid"], frm="+12025550666")["id"]
         ham = self.faxd.import_fax(a["uid"], frm="+12025550667")["id"]
-        c = sqlite3.connect(os.path.join(self.faxd.data_dir, "faxd.db"), timeout=10)
+        c = self.faxd.db()
         try:
-            cols = {row[1] for row in c.execute("PRAGMA table_info(faxes)")}
+            cols = {d for d in c.execute("SELECT * FROM faxes LIMIT 1").fetchone().keys()}
             if not {"category", "is_spam", "id"} <= cols:
                 self.skipTest("faxes table has no category/is_spam columns")
+        finally:
+            c.close()
+        c = self.faxd.db() if self.faxd.pg_db else sqlite3.connect(
+            os.path.join(self.faxd.data_dir, "faxd.db"), timeout=10)
+        try:
             c.execute("UPDATE faxes SET category = 'spam', is_spam = 1 WHERE id = ?", (spam,))
             c.commit()
         finally:

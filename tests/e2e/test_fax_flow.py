@@ -223,7 +223,7 @@ class FaxFlowTest(FaxdTestCase):
         c = self.faxd.db()
         try:
             rows = c.execute("SELECT status, pages FROM attempts WHERE fax_id = ? "
-                             "ORDER BY started, rowid", (fax_id,)).fetchall()
+                             "ORDER BY started, ended", (fax_id,)).fetchall()
         finally:
             c.close()
         return [(r["status"], r["pages"]) for r in rows]

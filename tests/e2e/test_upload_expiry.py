@@ -2,7 +2,6 @@
 record are kept. Time is moved with FAXD_TEST_CLOCK_OFFSET across a restart (the
 housekeeping sweep runs at start-up and every minute)."""
 
-import os
 
 from faxd_harness import Faxd, FaxdTestCase, fixture_bytes, main
 
@@ -27,18 +26,18 @@ class UploadExpiryTest(FaxdTestCase):
         # Due in 2031: the fax keeps its upload in use (it stays in the outbox).
         self.send_ok(tok, {"from": acct["number"], "to": ["+12025550100"], "files": [used],
                            "send_time": "2031-01-01 00:00:00 +0000"})
-        unused_blob = self.faxd.blob_path(self.faxd.upload_row(unused)["blob"])
-        used_blob = self.faxd.blob_path(self.faxd.upload_row(used)["blob"])
-        self.assertTrue(os.path.exists(unused_blob))
+        unused_blob = self.faxd.upload_row(unused)["blob"]
+        used_blob = self.faxd.upload_row(used)["blob"]
+        self.assertTrue(self.faxd.blob_exists(unused_blob))
 
         # Two hours later: past the TTL.
         self.faxd.stop()
         self.faxd.extra_env["FAXD_TEST_CLOCK_OFFSET"] = "7200"
         self.faxd.start()
         self.assertEqual(upload_rows(self.faxd, unused), [])
-        self.assertFalse(os.path.exists(unused_blob))
+        self.assertFalse(self.faxd.blob_exists(unused_blob))
         self.assertEqual(len(upload_rows(self.faxd, used)), 1)
-        self.assertTrue(os.path.exists(used_blob))
+        self.assertTrue(self.faxd.blob_exists(used_blob))
         r = self.send(tok, {"from": acct["number"], "to": ["+12025550100"], "files": [unused]})
         self.assertError(r, 400, "invalid_request")
 

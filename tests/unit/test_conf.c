@@ -126,7 +126,9 @@ static void test_file(void)
                        "port = 9001\n" /* the last value wins */
                        "public_url = https://x.example/fax\n"
                        "[fax]\n"
-                       "retry_count = 3\n";
+                       "retry_count = 3\n"
+                       "[store]\n"
+                       "driver = postgresql://faxd@db.example:5432/faxd\n";
     struct fx_conf *c = NULL;
     char why[256] = "", path[64];
     CHECK(load_text(text, &c, why, sizeof why, path) == FX_OK);
@@ -142,7 +144,7 @@ static void test_file(void)
     CHECK_STR(c->public_url, "https://x.example/fax");
     CHECK(c->default_retry_count == 3);
     CHECK(c->http_threads == 4); /* untouched options keep their defaults */
-    CHECK_STR(c->store_driver, "sqlite");
+    CHECK_STR(c->store_driver, "postgresql://faxd@db.example:5432/faxd");
     fx_conf_free(c);
 
     /* Quotes keep surrounding spaces; a # inside a value is part of it. This value is
@@ -186,7 +188,10 @@ static const struct {
     {"[http]\naddress = ::1\n", 2, "http.address", "IPv4"},
     {"[general]\nlog_level = verbose\n", 2, "general.log_level: \"verbose\"",
      "not one of debug, info, warn, error"},
-    {"[store]\ndriver = postgresql\n", 2, "store.driver: \"postgresql\"", "not one of sqlite"},
+    {"[store]\ndriver = postgresql\n", 2, "store.driver: \"postgresql\"",
+     "sqlite or a postgresql://"},
+    {"[store]\ndriver = postgresql://\n", 2, "store.driver", "postgresql://"},
+    {"[store]\ndriver = \"postgresql://a b\"\n", 2, "store.driver", "postgresql://"},
     {"[http]\npublic_url = ftp://x\n", 2, "http.public_url: \"ftp://x\"", "http://"},
     {"[http]\npublic_url = https://\n", 2, "http.public_url", "https://"},
     {"[http]\npublic_url = \"https://a b\"\n", 2, "http.public_url", "https://"},

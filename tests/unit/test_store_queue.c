@@ -1,17 +1,21 @@
 /* Unit tests for the store functions the converter workers use: claiming outbox
  * records with a lease, recording a conversion, failing every destination, the
  * documents and destinations of a record, and releasing leases at start-up. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "store_backend.h"
 #include "store/store.h"
 
 static struct fx_store *open_tmp(char *dir)
 {
     strcpy(dir, "/tmp/faxd-storeq-XXXXXX");
     if (!mkdtemp(dir)) return NULL;
-    struct fx_store_cfg cfg = {.data_dir = dir, .driver = "sqlite"};
+    char uri[1024];
+    struct fx_store_cfg cfg = {.data_dir = dir,
+                               .driver = fx_test_store_driver(dir, uri, sizeof uri)};
     struct fx_store *s = NULL;
     return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
 }
@@ -190,7 +194,9 @@ static void test_release_leases(void)
     struct fx_outbox o, c;
     struct fx_dest d[3];
     make_outbox(s, uid, files, 100, &o, d);
-    CHECK(fx_store_outbox_claim_convert(s, "dead", 1000, 3600, &c) == FX_OK);
+    char dead[FX_UID_SIZE];
+    fx_store_lease_owner(s, dead); /* a worker of this node, before a crash */
+    CHECK(fx_store_outbox_claim_convert(s, dead, 1000, 3600, &c) == FX_OK);
     fx_store_outbox_clear(&c);
     CHECK(fx_store_outbox_claim_convert(s, "new", 1001, 60, &c) == FX_ERR_NOT_FOUND);
     /* Start-up after a crash: the dead worker's lease is released at once. */
@@ -206,9 +212,149 @@ static void test_release_leases(void)
     fx_store_close(s);
 }
 
+/* Another process on the same store, named node (NULL: the default name). */
+static struct fx_store *open_node(const char *dir, const char *node)
+{
+    char uri[1024];
+    struct fx_store_cfg cfg = {.data_dir = dir,
+                               .driver = fx_test_store_driver(dir, uri, sizeof uri),
+                               .node = node};
+    struct fx_store *s = NULL;
+    return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
+}
+
+/* Two nodes on one store: a start-up releases only its own node's leases on PostgreSQL
+ * (on SQLite one process owns the store, so all); a periodic duty runs on one node. */
+static void test_two_nodes(void)
+{
+    char dir[64], uid[FX_UID_SIZE], p1[48];
+    struct fx_store *a = open_tmp(dir);
+    struct fx_store *b = a ? open_node(dir, "node-b") : NULL;
+    CHECK(a && b);
+    if (!a || !b) return;
+    char wa[FX_UID_SIZE], wb[FX_UID_SIZE], wb2[FX_UID_SIZE];
+    fx_store_lease_owner(a, wa);
+    fx_store_lease_owner(b, wb);
+    fx_store_lease_owner(b, wb2);
+    CHECK(fx_id_valid(wa) && fx_id_valid(wb) && strcmp(wb, wb2) != 0);
+    CHECK(strncmp(wa, wb, 8) != 0 && strncmp(wb, wb2, 8) == 0); /* node prefix */
+    make_account(a, uid);
+    make_upload(a, uid, "a.pdf", p1);
+    const char *files[2] = {p1, p1};
+    struct fx_outbox o1, o2, c;
+    struct fx_dest d[3];
+    make_outbox(a, uid, files, 100, &o1, d);
+    make_outbox(a, uid, files, 200, &o2, d);
+    CHECK(fx_store_outbox_claim_convert(a, wa, 1000, 3600, &c) == FX_OK);
+    CHECK_STR(c.id, o1.id);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_outbox_claim_convert(b, wb, 1000, 3600, &c) == FX_OK);
+    CHECK_STR(c.id, o2.id);
+    fx_store_outbox_clear(&c);
+    /* Node b restarts: its lease goes, node a's live one stays (PostgreSQL). */
+    CHECK(fx_store_outbox_release_leases(b) == FX_OK);
+    CHECK(fx_store_outbox_claim_convert(b, wb2, 1001, 60, &c) == FX_OK);
+    CHECK_STR(c.id, fx_test_on_pg() ? o2.id : o1.id);
+    fx_store_outbox_clear(&c);
+    enum fx_err e = fx_store_outbox_claim_convert(b, wb2, 1001, 60, &c);
+    CHECK(e == (fx_test_on_pg() ? FX_ERR_NOT_FOUND : FX_OK));
+    if (!e) fx_store_outbox_clear(&c);
+    CHECK(fx_store_dest_release_leases(b) == FX_OK);
+    CHECK(fx_store_delivery_release_leases(b) == FX_OK);
+
+    /* One turn per period, whichever node asks first. */
+    CHECK(fx_store_duty_claim(a, "housekeeping", 5000, 59));
+    CHECK(!fx_store_duty_claim(b, "housekeeping", 5010, 59));
+    CHECK(!fx_store_duty_claim(a, "housekeeping", 5058, 59));
+    CHECK(fx_store_duty_claim(b, "other duty", 5010, 59));
+    CHECK(fx_store_duty_claim(b, "housekeeping", 5059, 59));
+    CHECK(!fx_store_duty_claim(a, "housekeeping", 5060, 59));
+    fx_store_close(b);
+    fx_store_close(a);
+}
+
+/* Many workers claiming at once never take the same work twice (on PostgreSQL their
+ * claims run together and skip each other's rows). */
+enum { RECORDS = 8, CLAIMERS = 4, DESTS = 2 * RECORDS };
+
+struct claimer {
+    struct fx_store *s;
+    bool sending; /* destinations, else conversions */
+    char got[DESTS][FX_UID_SIZE];
+    int n;
+};
+
+static void *claim_all(void *arg)
+{
+    struct claimer *c = arg;
+    char owner[FX_UID_SIZE];
+    fx_store_lease_owner(c->s, owner);
+    for (;;) {
+        enum fx_err e;
+        if (c->sending) {
+            struct fx_send_job j;
+            e = fx_store_dest_claim(c->s, owner, 2000, 600, &j);
+            if (!e && c->n < DESTS) strcpy(c->got[c->n], j.dest.fax_id);
+        } else {
+            struct fx_outbox o;
+            e = fx_store_outbox_claim_convert(c->s, owner, 1000, 600, &o);
+            if (!e && c->n < DESTS) strcpy(c->got[c->n], o.id);
+            if (!e) {
+                e = fx_store_outbox_converted(c->s, o.id, owner, "ab/x.tiff", 1, 1000);
+                fx_store_outbox_clear(&o);
+                CHECK(e == FX_OK);
+            }
+        }
+        if (e) break;
+        c->n++;
+    }
+    return NULL;
+}
+
+/* Runs CLAIMERS threads, then claims what their skipping left on this thread; returns
+ * how many claims were made and checks that no item was claimed twice. */
+static int claim_together(struct fx_store *s, bool sending)
+{
+    static struct claimer c[CLAIMERS + 1];
+    pthread_t th[CLAIMERS];
+    for (int i = 0; i <= CLAIMERS; i++) c[i] = (struct claimer){.s = s, .sending = sending};
+    for (int i = 0; i < CLAIMERS; i++) CHECK(pthread_create(&th[i], NULL, claim_all, &c[i]) == 0);
+    for (int i = 0; i < CLAIMERS; i++) pthread_join(th[i], NULL);
+    claim_all(&c[CLAIMERS]);
+    int total = 0, dup = 0;
+    for (int i = 0; i <= CLAIMERS; i++)
+        for (int k = 0; k < c[i].n && k < DESTS; k++, total++)
+            for (int j = 0; j <= i; j++)
+                for (int m = 0; m < (j == i ? k : c[j].n) && m < DESTS; m++)
+                    dup += !strcmp(c[i].got[k], c[j].got[m]);
+    CHECK(dup == 0);
+    return total;
+}
+
+static void test_claims_in_parallel(void)
+{
+    char dir[64], uid[FX_UID_SIZE], p1[48];
+    struct fx_store *s = open_tmp(dir);
+    CHECK(s != NULL);
+    if (!s) return;
+    make_account(s, uid);
+    make_upload(s, uid, "a.pdf", p1);
+    const char *files[2] = {p1, p1};
+    for (int i = 0; i < RECORDS; i++) {
+        struct fx_outbox o;
+        struct fx_dest d[3];
+        make_outbox(s, uid, files, 100 + i, &o, d);
+    }
+    CHECK(claim_together(s, false) == RECORDS);
+    CHECK(claim_together(s, true) == DESTS);
+    fx_store_close(s);
+}
+
 int main(void)
 {
+    test_claims_in_parallel();
     test_claim_and_convert();
     test_release_leases();
+    test_two_nodes();
     return fx_check_result("test_store_queue");
 }
