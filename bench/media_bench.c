@@ -16,8 +16,8 @@
  * before the calls and its peak while they run, per call. Received files are unlinked.
  *
  * Output: one line per failed call, then `RESULT key=value …`.
- * Environment: BENCH_WORK (scratch base, default /tmp), BENCH_STAGGER_MS, BENCH_JITTER_MS
- * (60), BENCH_LOG_LEVEL (warn).
+ * Environment: BENCH_WORK (scratch base, default /tmp), BENCH_PAGES, BENCH_STAGGER_MS,
+ * BENCH_JITTER_MS (60), BENCH_LOG_LEVEL (warn).
  * Exit status: 0 every call succeeded, 1 a call failed, 2 could not run. */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,13 +73,13 @@ static struct fx_media_peer peer_to(struct fx_media_leg *leg, bool t38)
     return p;
 }
 
-static bool call_start(struct fx_media *m, struct call *c, const char *tiff, bool t38)
+static bool call_start(struct fx_media *m, struct call *c, const char *tiff, bool t38, int pages)
 {
     if (fx_media_leg_new(m, NULL, NULL, &c->tx) != FX_OK ||
         fx_media_leg_new(m, NULL, NULL, &c->rx) != FX_OK)
         return false;
     struct fx_fax_config ft = {.calling = true, .sending = true, .tiff_path = tiff,
-                               .start_page = -1, .stop_page = -1, .ident = "+1 555 0100",
+                               .start_page = 0, .stop_page = pages - 1, .ident = "+1 555 0100",
                                .ecm = true, .no_media_timeout_ms = 30000,
                                .max_duration_ms = 600000, .log_tag = "bench=tx"};
     struct fx_fax_config fr = ft;
@@ -126,10 +126,13 @@ int main(int argc, char **argv)
     fx_log_set_level(lvl);
     int pages = 0;
     char why[160];
-    if (n < 1 || fx_fax_tiff_check(tiff, &pages, why, sizeof why) != FX_OK) {
+    int send = env_int("BENCH_PAGES", 1);
+    if (n < 1 || fx_fax_tiff_check(tiff, &pages, why, sizeof why) != FX_OK || send < 1 ||
+        send > pages) {
         fprintf(stderr, "media_bench: bad arguments or TIFF\n");
         return 2;
     }
+    pages = send;
     struct fx_media_cfg cfg = {.bind_ip = "127.0.0.1", .port_min = base,
                                .port_max = base + 4 * n + 8, .threads = threads,
                                .jitter_ms = env_int("BENCH_JITTER_MS", 60), .t38_redundancy = 3};
@@ -144,7 +147,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         snprintf(calls[i].rx_path, sizeof calls[i].rx_path, "%s/media-bench-%d-%d.tif", work,
                  (int)getpid(), i);
-        if (!call_start(m, &calls[i], tiff, t38)) {
+        if (!call_start(m, &calls[i], tiff, t38, pages)) {
             fprintf(stderr, "media_bench: call %d could not start\n", i);
             return 2;
         }
@@ -182,10 +185,10 @@ int main(int argc, char **argv)
     printf("POOL passes=%llu late_passes=%llu max_late_ms=%.1f max_pass_ms=%.1f\n",
            (unsigned long long)ps.passes, (unsigned long long)ps.late_passes,
            (double)ps.max_late_us / 1000, (double)ps.max_pass_us / 1000);
-    printf("RESULT kind=%s calls=%d ok=%d threads=%d wall_s=%.1f cpu_s=%.2f channel_line_s=%.0f "
+    printf("RESULT kind=%s calls=%d pages=%d ok=%d threads=%d wall_s=%.1f cpu_s=%.2f channel_line_s=%.0f "
            "cpu_ms_per_channel_s=%.3f cpu_pct=%.0f rss_base_kb=%ld rss_peak_kb=%ld "
            "rss_per_call_kb=%.0f\n",
-           t38 ? "t38" : "pcma", n, ok, threads, wall, cpu, line_s,
+           t38 ? "t38" : "pcma", n, pages, ok, threads, wall, cpu, line_s,
            line_s > 0 ? cpu * 1000 / line_s : 0, wall > 0 ? cpu * 100 / wall : 0, rss0, peak,
            (double)(peak - rss0) / n);
     free(calls);

@@ -24,10 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JB_SLOTS 64      /* frames buffered at most: 1.28 s */
+#define JB_SLOTS 128     /* frames buffered at most: 2.56 s */
 #define JB_PAYLOAD 320   /* largest payload kept (40 ms of G.711) */
 #define JB_RESYNC 200    /* sequence jump that means a new stream */
-#define JB_MAX_PAUSE 50  /* ticks (1 s) the receive side waits for a late frame */
+#define JB_MAX_PAUSE 100 /* ticks (2 s) the receive side waits for a late frame */
 #define JB_SSRC_QUIET 10 /* ticks without the current SSRC before another one is taken */
 
 struct jb {

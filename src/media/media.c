@@ -5,8 +5,9 @@
  *   deadline clock (CLOCK_MONOTONIC, clock_nanosleep TIMER_ABSTIME) advancing by the tick
  *   period. A pass ticks every leg of the worker in list order. If a pass overruns, the next
  *   one starts at once (the deadline stays on the grid, so legs get their 50 ticks a second
- *   on average); after falling more than a second behind the grid restarts from now rather
- *   than bursting.
+ *   on average) and a stalled leg sends its backlog as a burst, which the far end's jitter
+ *   buffer absorbs; only after falling more than MAX_BEHIND_US behind (the process was
+ *   stopped) does the grid restart from now, skipping the lost ticks.
  * - Locks: worker->mu (the list) is taken before leg->mu (the leg's state). A pass holds
  *   worker->mu throughout, so fx_media_leg_free waits for the pass to end before unlinking;
  *   fx_media_leg_start/hangup/result/stats take only leg->mu, for as long as one leg's tick.
@@ -41,6 +42,7 @@
 #define RX_BURST 64          /* datagrams read per socket per tick at most */
 #define DGRAM_MAX 2048       /* larger datagrams are malformed here */
 #define RTCP_EVERY 50        /* ticks between RTCP drains */
+#define MAX_BEHIND_US 2000000 /* a worker this late skips ticks instead of catching up */
 #define T38_HISTORY 16       /* IFPs kept for redundancy (≥ max depth) */
 #define T38_IFP_MAX 1024     /* largest IFP we keep for redundancy */
 #define T38_DGRAM_DEFAULT 400
@@ -412,7 +414,7 @@ static void *worker_main(void *arg)
         }
         int64_t now = mono_us();
         worker_pass(w, now - due);
-        if (now - due > 1000000) due = now; /* far behind: restart the grid, no burst */
+        if (now - due > MAX_BEHIND_US) due = now; /* far behind: restart the grid */
     }
     free(rx_scratch());
     return NULL;

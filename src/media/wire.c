@@ -84,19 +84,23 @@ static bool get_open_type(const uint8_t *buf, size_t n, size_t *off, const uint8
     return true;
 }
 
-static bool get_fec(const uint8_t *buf, size_t n, size_t off)
+/* A count determinant and that many open types; the first `max` are stored in p/len. */
+static bool get_open_types(const uint8_t *buf, size_t n, size_t *off, const uint8_t **p,
+                           size_t *len, int max, int *stored)
 {
-    /* fec-npackets as a one-octet-long unconstrained integer, then the FEC octet strings. */
-    if (off + 2 > n || buf[off] != 1) return false;
-    off += 2;
     size_t count;
-    if (!get_length(buf, n, &off, &count)) return false;
+    if (!get_length(buf, n, off, &count)) return false;
     for (size_t i = 0; i < count; i++) {
-        const uint8_t *p;
+        const uint8_t *q;
         size_t l;
-        if (!get_open_type(buf, n, &off, &p, &l)) return false;
+        if (!get_open_type(buf, n, off, &q, &l)) return false;
+        if ((int)i < max) {
+            p[i] = q;
+            len[i] = l;
+            *stored = (int)i + 1;
+        }
     }
-    return off == n;
+    return true;
 }
 
 bool fx_udptl_parse(const uint8_t *buf, size_t n, struct fx_udptl *out)
@@ -108,22 +112,16 @@ bool fx_udptl_parse(const uint8_t *buf, size_t n, struct fx_udptl *out)
     if (!get_open_type(buf, n, &off, &out->ifp, &out->ifp_len) || out->ifp_len == 0) return false;
     if (off >= n) return false;
     if (buf[off++] & 0x80) {
+        /* FEC: fec-npackets as a one-octet-long integer, then the FEC octet strings. */
         out->fec = true;
-        return get_fec(buf, n, off);
+        if (off + 2 > n || buf[off] != 1) return false;
+        off += 2;
+        int none = 0;
+        return get_open_types(buf, n, &off, NULL, NULL, 0, &none) && off == n;
     }
-    size_t count;
-    if (!get_length(buf, n, &off, &count)) return false;
-    for (size_t i = 0; i < count; i++) {
-        const uint8_t *p;
-        size_t l;
-        if (!get_open_type(buf, n, &off, &p, &l)) return false;
-        if (i < FX_UDPTL_MAX_SECONDARY) {
-            out->sec[i] = p;
-            out->sec_len[i] = l;
-            out->n_secondary = (int)i + 1;
-        }
-    }
-    return off == n;
+    return get_open_types(buf, n, &off, out->sec, out->sec_len, FX_UDPTL_MAX_SECONDARY,
+                          &out->n_secondary) &&
+           off == n;
 }
 
 static bool put_length(uint8_t *buf, size_t cap, size_t *off, size_t value)
