@@ -70,6 +70,7 @@ struct fx_media_leg {
     struct sockaddr_storage dst;
     socklen_t dst_len;
     bool hungup, done, done_sent, tone_sent;
+    bool mute; /* a session being freed: its last T.38 output is not ours to send */
     struct fx_fax_result result;
     struct fx_media_stats st;
     unsigned ticks;
@@ -99,7 +100,7 @@ struct worker {
     pthread_t th;
     pthread_mutex_t mu;
     struct fx_media_leg *legs;
-    int n_legs;
+    atomic_int n_legs; /* read without mu to pick the least loaded worker */
     unsigned rng;
     bool started;
     struct fx_media_pool_stats st; /* under mu */
@@ -157,7 +158,7 @@ static void flush_held(struct fx_media_leg *l)
 static void t38_tx(const uint8_t *ifp, size_t len, int count, void *arg)
 {
     struct fx_media_leg *l = arg;
-    if (l->hungup || len == 0 || len > T38_IFP_MAX) return;
+    if (l->hungup || l->mute || len == 0 || len > T38_IFP_MAX) return;
     const uint8_t *sec[T38_HISTORY];
     size_t sec_len[T38_HISTORY];
     int n = l->depth < (int)l->n_sent ? l->depth : (int)l->n_sent;
@@ -496,7 +497,8 @@ void fx_media_free(struct fx_media *m)
     for (int i = 0; i < m->n_workers; i++) {
         struct worker *w = &m->workers[i];
         if (w->started) pthread_join(w->th, NULL);
-        if (w->legs) fx_error("media freed with %d legs still on worker %d", w->n_legs, i);
+        if (w->legs)
+            fx_error("media freed with %d legs still on worker %d", atomic_load(&w->n_legs), i);
         pthread_mutex_destroy(&w->mu);
     }
     if (m->workers) pthread_mutex_destroy(&m->port_mu);
@@ -563,7 +565,8 @@ static struct worker *least_loaded(struct fx_media *m)
 {
     struct worker *best = &m->workers[0];
     for (int i = 1; i < m->n_workers; i++)
-        if (m->workers[i].n_legs < best->n_legs) best = &m->workers[i];
+        if (atomic_load(&m->workers[i].n_legs) < atomic_load(&best->n_legs))
+            best = &m->workers[i];
     return best;
 }
 
@@ -674,8 +677,10 @@ enum fx_err fx_media_leg_start(struct fx_media_leg *leg, const struct fx_media_p
     leg->dst = dst;
     leg->dst_len = dst_len;
     transport_reset(leg, peer, max_dgram);
+    leg->mute = true; /* ends the previous session; its result is dropped */
+    fx_fax_free(old);
+    leg->mute = false;
     pthread_mutex_unlock(&leg->mu);
-    fx_fax_free(old); /* ends the previous session; its result is dropped */
     fx_debug("media leg start port=%d peer=%s:%d kind=%s t38_ec=%d depth=%d max_datagram=%d",
              leg->port, peer->ip, peer->port,
              peer->kind == FX_MEDIA_T38    ? "t38"
@@ -724,6 +729,7 @@ void fx_media_leg_free(struct fx_media_leg *leg)
             break;
         }
     pthread_mutex_unlock(&w->mu);
+    leg->mute = true; /* no worker sees the leg any more */
     fx_fax_free(leg->fax);
     close(leg->fd);
     close(leg->fd_rtcp);
