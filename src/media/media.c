@@ -129,8 +129,10 @@ static bool roll(struct worker *w, int permille)
 static void send_raw(struct fx_media_leg *l, const uint8_t *buf, size_t len)
 {
     if (sendto(l->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&l->dst,
-               l->dst_len) == (ssize_t)len)
+               l->dst_len) == (ssize_t)len) {
         l->st.tx_packets++;
+        if (len > l->st.tx_largest) l->st.tx_largest = len;
+    }
 }
 
 static void send_dgram(struct fx_media_leg *l, const uint8_t *buf, size_t len)

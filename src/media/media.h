@@ -112,6 +112,7 @@ bool fx_media_leg_result(struct fx_media_leg *leg, struct fx_fax_result *out);
 /* Counters since the leg started its current session (for logs and tests). */
 struct fx_media_stats {
     uint64_t tx_packets, rx_packets;
+    uint64_t tx_largest;     /* largest datagram sent, octets (≤ T38FaxMaxDatagram) */
     uint64_t rx_malformed;   /* unparseable datagrams or wrong RTP version */
     uint64_t rx_ignored;     /* other payload types, RTCP, before start */
     uint64_t rx_late, rx_duplicate; /* dropped by the jitter buffer / UDPTL sequence */

@@ -7,7 +7,8 @@
  * datagrams dropped and 1 % reordered, T.38 with redundancy still succeeds (IFPs recovered)
  * and G.711 ends (either way) without crashing; an audio call switches to T.38 when the
  * answering leg hears CNG (FX_MEDIA_EV_FAX_TONE) and then succeeds; a hang-up ends a call
- * with 49 and one EV_DONE. Stray datagrams (random bytes, telephone-event packets, RTP of
+ * with 49 and one EV_DONE; T38MaxBitRate 9600 gives a 9600 bit/s call and T38FaxMaxDatagram
+ * 120 bounds every datagram sent (version 3, transferredTCF). Stray datagrams (random bytes, telephone-event packets, RTP of
  * another SSRC) are sent to the legs during the clean calls and must not break them.
  * The calls run accelerated (a 0.5 ms tick instead of 20 ms): the same packets, faster.
  * The RTP/UDPTL parsers get random and mutated datagrams; the jitter buffer and UDPTL
@@ -103,12 +104,14 @@ struct call {
     bool switch_to_t38; /* start in PCMA, switch when the answerer hears CNG */
     bool hangup;        /* the receiver's side hangs up a few seconds in */
     bool stray;         /* send stray datagrams to both legs while the call runs */
+    int max_bitrate, max_datagram, version; /* T.38 SDP values; 0 = 14400, 400, 0 */
+    bool transferred_tcf;
     struct side tx, rx;
     char rx_path[320];
     bool switched, hung;
     struct fx_fax_result tres, rres;
     bool tdone, rdone;
-    struct fx_media_stats rx_stats; /* the receiving leg's, at the end */
+    struct fx_media_stats rx_stats, tx_stats; /* the legs' counters at the end */
 };
 
 static void on_event(struct fx_media_leg *leg, enum fx_media_event ev, void *arg)
@@ -119,13 +122,15 @@ static void on_event(struct fx_media_leg *leg, enum fx_media_event ev, void *arg
     if (ev == FX_MEDIA_EV_FAX_TONE) atomic_fetch_add(&s->tone_events, 1);
 }
 
-static struct fx_media_peer peer_of(const struct side *to, enum fx_media_kind kind,
-                                    enum fx_media_t38_ec ec)
+static struct fx_media_peer peer_of(const struct call *c, const struct side *to,
+                                    enum fx_media_kind kind)
 {
     struct fx_media_peer p = {.port = fx_media_leg_port(to->leg), .kind = kind,
                               .payload_type = kind == FX_MEDIA_PCMA ? 8 : 0,
-                              .t38_max_bitrate = 14400, .t38_max_datagram = 400,
-                              .t38_transferred_tcf = false, .t38_ec = ec};
+                              .t38_version = c->version,
+                              .t38_max_bitrate = c->max_bitrate ? c->max_bitrate : 14400,
+                              .t38_max_datagram = c->max_datagram ? c->max_datagram : 400,
+                              .t38_transferred_tcf = c->transferred_tcf, .t38_ec = c->ec};
     snprintf(p.ip, sizeof p.ip, "127.0.0.1");
     return p;
 }
@@ -152,7 +157,7 @@ static bool call_start(struct fx_media *m, struct call *c, enum fx_media_kind ki
         (fx_media_leg_new(m, on_event, &c->tx, &c->tx.leg) != FX_OK ||
          fx_media_leg_new(m, on_event, &c->rx, &c->rx.leg) != FX_OK))
         return false;
-    struct fx_media_peer to_rx = peer_of(&c->rx, kind, c->ec), to_tx = peer_of(&c->tx, kind, c->ec);
+    struct fx_media_peer to_rx = peer_of(c, &c->rx, kind), to_tx = peer_of(c, &c->tx, kind);
     struct fx_fax_config ft = fax_of(c, true), fr = fax_of(c, false);
     return fx_media_leg_start(c->rx.leg, &to_tx, &fr) == FX_OK &&
            fx_media_leg_start(c->tx.leg, &to_rx, &ft) == FX_OK;
@@ -226,6 +231,7 @@ static void run_calls(const struct fx_media_cfg *cfg, struct call *calls, int n)
         struct call *c = &calls[i];
         struct fx_media_stats b;
         fx_media_leg_stats(c->rx.leg, &b);
+        fx_media_leg_stats(c->tx.leg, &c->tx_stats);
         c->rx_stats = b;
         printf("  %-12s tx=%d rx=%d pages=%d/%d rate=%d ecm=%d line=%.1fs | rx leg: pkts=%llu "
                "lost=%llu recovered=%llu late=%llu dup=%llu malformed=%llu ignored=%llu\n",
@@ -289,9 +295,17 @@ static void test_t38_calls(void)
         {.name = "t38-noec", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_NONE, .stray = true},
         {.name = "t38-red3", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_REDUNDANCY, .stray = true},
         {.name = "hangup", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_REDUNDANCY, .hangup = true},
+        {.name = "t38-sdp", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_REDUNDANCY,
+         .max_bitrate = 9600, .max_datagram = 120, .version = 3, .transferred_tcf = true},
     };
     struct fx_media_cfg cfg = media_cfg(31200);
-    run_calls(&cfg, calls, 3);
+    run_calls(&cfg, calls, 4);
+    /* T38MaxBitRate 9600 keeps V.17 out; T38FaxMaxDatagram bounds every datagram. */
+    check_success(&calls[3]);
+    CHECK(calls[3].tres.bit_rate == 9600 && calls[3].rres.bit_rate == 9600);
+    CHECK(calls[3].tx_stats.tx_largest > 0 && calls[3].tx_stats.tx_largest <= 120);
+    CHECK(calls[3].rx_stats.tx_largest <= 120);
+    CHECK(calls[1].tx_stats.tx_largest > 120 && calls[1].tx_stats.tx_largest <= 400);
     check_success(&calls[0]);
     check_success(&calls[1]);
     CHECK(calls[2].hung && calls[2].tres.t30_code == 49 && calls[2].rres.t30_code == 49);
