@@ -66,8 +66,10 @@ static int env_int(const char *name, int def)
 static struct fx_media_peer peer_to(struct fx_media_leg *leg, bool t38)
 {
     struct fx_media_peer p = {.port = fx_media_leg_port(leg),
-                              .kind = t38 ? FX_MEDIA_T38 : FX_MEDIA_PCMA, .payload_type = 8,
-                              .t38_max_bitrate = 14400, .t38_max_datagram = 400,
+                              .kind = t38 ? FX_MEDIA_T38 : FX_MEDIA_PCMA,
+                              .payload_type = 8,
+                              .t38_max_bitrate = 14400,
+                              .t38_max_datagram = 400,
                               .t38_ec = FX_MEDIA_EC_REDUNDANCY};
     snprintf(p.ip, sizeof p.ip, "127.0.0.1");
     return p;
@@ -78,10 +80,16 @@ static bool call_start(struct fx_media *m, struct call *c, const char *tiff, boo
     if (fx_media_leg_new(m, NULL, NULL, &c->tx) != FX_OK ||
         fx_media_leg_new(m, NULL, NULL, &c->rx) != FX_OK)
         return false;
-    struct fx_fax_config ft = {.calling = true, .sending = true, .tiff_path = tiff,
-                               .start_page = 0, .stop_page = pages - 1, .ident = "+1 555 0100",
-                               .ecm = true, .no_media_timeout_ms = 30000,
-                               .max_duration_ms = 600000, .log_tag = "bench=tx"};
+    struct fx_fax_config ft = {.calling = true,
+                               .sending = true,
+                               .tiff_path = tiff,
+                               .start_page = 0,
+                               .stop_page = pages - 1,
+                               .ident = "+1 555 0100",
+                               .ecm = true,
+                               .no_media_timeout_ms = 30000,
+                               .max_duration_ms = 600000,
+                               .log_tag = "bench=tx"};
     struct fx_fax_config fr = ft;
     fr.calling = fr.sending = false;
     fr.tiff_path = c->rx_path;
@@ -133,9 +141,12 @@ int main(int argc, char **argv)
         return 2;
     }
     pages = send;
-    struct fx_media_cfg cfg = {.bind_ip = "127.0.0.1", .port_min = base,
-                               .port_max = base + 4 * n + 8, .threads = threads,
-                               .jitter_ms = env_int("BENCH_JITTER_MS", 60), .t38_redundancy = 3};
+    struct fx_media_cfg cfg = {.bind_ip = "127.0.0.1",
+                               .port_min = base,
+                               .port_max = base + 4 * n + 8,
+                               .threads = threads,
+                               .jitter_ms = env_int("BENCH_JITTER_MS", 60),
+                               .t38_redundancy = 3};
     struct fx_media *m = NULL;
     struct call *calls = calloc((size_t)n, sizeof *calls);
     if (!calls || fx_media_new(&cfg, &m) != FX_OK) return 2;
@@ -169,11 +180,11 @@ int main(int argc, char **argv)
             fx_media_leg_stats(c->rx, &b);
             printf("call %d failed: tx=%d (%s) pages=%d rx=%d (%s) pages=%d | underrun tx=%llu "
                    "rx=%llu catchup tx=%llu rx=%llu lost tx=%llu rx=%llu\n",
-                   i, c->tres.t30_code, c->tres.t30_text, c->tres.pages_confirmed,
-                   c->rres.t30_code, c->rres.t30_text, c->rres.pages_confirmed,
-                   (unsigned long long)a.rx_underrun, (unsigned long long)b.rx_underrun,
-                   (unsigned long long)a.rx_catchup, (unsigned long long)b.rx_catchup,
-                   (unsigned long long)a.rx_lost, (unsigned long long)b.rx_lost);
+                   i, c->tres.t30_code, c->tres.t30_text, c->tres.pages_confirmed, c->rres.t30_code,
+                   c->rres.t30_text, c->rres.pages_confirmed, (unsigned long long)a.rx_underrun,
+                   (unsigned long long)b.rx_underrun, (unsigned long long)a.rx_catchup,
+                   (unsigned long long)b.rx_catchup, (unsigned long long)a.rx_lost,
+                   (unsigned long long)b.rx_lost);
         }
         fx_media_leg_free(c->tx);
         fx_media_leg_free(c->rx);
@@ -185,7 +196,8 @@ int main(int argc, char **argv)
     printf("POOL passes=%llu late_passes=%llu max_late_ms=%.1f max_pass_ms=%.1f\n",
            (unsigned long long)ps.passes, (unsigned long long)ps.late_passes,
            (double)ps.max_late_us / 1000, (double)ps.max_pass_us / 1000);
-    printf("RESULT kind=%s calls=%d pages=%d ok=%d threads=%d wall_s=%.1f cpu_s=%.2f channel_line_s=%.0f "
+    printf("RESULT kind=%s calls=%d pages=%d ok=%d threads=%d wall_s=%.1f cpu_s=%.2f "
+           "channel_line_s=%.0f "
            "cpu_ms_per_channel_s=%.3f cpu_pct=%.0f rss_base_kb=%ld rss_peak_kb=%ld "
            "rss_per_call_kb=%.0f\n",
            t38 ? "t38" : "pcma", n, pages, ok, threads, wall, cpu, line_s,

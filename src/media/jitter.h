@@ -35,12 +35,12 @@ struct jb {
     uint16_t len[JB_SLOTS];
     bool have[JB_SLOTS];
     bool started;
-    int depth;       /* playout delay in frames */
-    int wait;        /* ticks left before the first frame plays */
-    uint16_t next;   /* sequence number played next */
-    uint16_t top;    /* newest sequence number buffered */
+    int depth;     /* playout delay in frames */
+    int wait;      /* ticks left before the first frame plays */
+    uint16_t next; /* sequence number played next */
+    uint16_t top;  /* newest sequence number buffered */
     uint32_t ssrc;
-    int quiet;       /* ticks since the current SSRC's last packet */
+    int quiet; /* ticks since the current SSRC's last packet */
 };
 
 enum jb_put { JB_PUT_OK, JB_PUT_LATE, JB_PUT_DUPLICATE, JB_PUT_FOREIGN };
@@ -50,11 +50,11 @@ enum jb_put jb_put(struct jb *b, uint32_t ssrc, uint16_t seq, const uint8_t *p, 
 
 /* What to play this tick. */
 struct jb_out {
-    int frames;                 /* 0..2 entries below */
-    const uint8_t *data[2];     /* NULL = lost: fill in */
+    int frames;             /* 0..2 entries below */
+    const uint8_t *data[2]; /* NULL = lost: fill in */
     size_t len[2];
-    int lost;                   /* of the frames, how many were lost */
-    bool underrun;              /* nothing played: the next frame has not arrived */
+    int lost;      /* of the frames, how many were lost */
+    bool underrun; /* nothing played: the next frame has not arrived */
 };
 void jb_get(struct jb *b, struct jb_out *out);
 

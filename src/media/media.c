@@ -39,15 +39,15 @@
 #include "media/wire.h"
 
 #define TICK_US_DEFAULT 20000
-#define RX_BURST 64          /* datagrams read per socket per tick at most */
-#define DGRAM_MAX 2048       /* larger datagrams are malformed here */
-#define RTCP_EVERY 50        /* ticks between RTCP drains */
+#define RX_BURST 64           /* datagrams read per socket per tick at most */
+#define DGRAM_MAX 2048        /* larger datagrams are malformed here */
+#define RTCP_EVERY 50         /* ticks between RTCP drains */
 #define MAX_BEHIND_US 2000000 /* a worker this late skips ticks instead of catching up */
-#define T38_HISTORY 16       /* IFPs kept for redundancy (≥ max depth) */
-#define T38_IFP_MAX 1024     /* largest IFP we keep for redundancy */
+#define T38_HISTORY 16        /* IFPs kept for redundancy (≥ max depth) */
+#define T38_IFP_MAX 1024      /* largest IFP we keep for redundancy */
 #define T38_DGRAM_DEFAULT 400
-#define UDPTL_OVERHEAD 8     /* seq, lengths, the recovery choice and count */
-#define UDPTL_RESYNC 1000    /* sequence jump that means a new numbering */
+#define UDPTL_OVERHEAD 8  /* seq, lengths, the recovery choice and count */
+#define UDPTL_RESYNC 1000 /* sequence jump that means a new numbering */
 
 struct worker;
 
@@ -81,8 +81,8 @@ struct fx_media_leg {
     struct jb jb;
     int paused; /* consecutive ticks the receive side waited for a late frame */
     /* UDPTL */
-    uint16_t useq;                 /* next sequence number we send */
-    unsigned n_sent;               /* IFPs sent since start (history fill) */
+    uint16_t useq;   /* next sequence number we send */
+    unsigned n_sent; /* IFPs sent since start (history fill) */
     struct ifp_hist hist[T38_HISTORY];
     int depth, max_dgram;
     bool rx_started;
@@ -257,8 +257,8 @@ static void audio_tx(struct fx_media_leg *l)
 {
     uint8_t pcm[FX_FAX_FRAME], buf[12 + FX_FAX_FRAME];
     fx_fax_audio_tx(l->fax, pcm, sizeof pcm);
-    size_t k = fx_rtp_build(buf, sizeof buf, !l->first_sent, (uint8_t)l->peer.payload_type,
-                            l->seq, l->ts, l->ssrc, pcm, sizeof pcm);
+    size_t k = fx_rtp_build(buf, sizeof buf, !l->first_sent, (uint8_t)l->peer.payload_type, l->seq,
+                            l->ts, l->ssrc, pcm, sizeof pcm);
     l->first_sent = true;
     l->seq++;
     l->ts += FX_FAX_FRAME;
@@ -567,8 +567,7 @@ static struct worker *least_loaded(struct fx_media *m)
 {
     struct worker *best = &m->workers[0];
     for (int i = 1; i < m->n_workers; i++)
-        if (atomic_load(&m->workers[i].n_legs) < atomic_load(&best->n_legs))
-            best = &m->workers[i];
+        if (atomic_load(&m->workers[i].n_legs) < atomic_load(&best->n_legs)) best = &m->workers[i];
     return best;
 }
 
@@ -625,8 +624,9 @@ static struct fx_fax_config fax_config(struct fx_media_leg *l, const struct fx_m
                                        const struct fx_fax_config *fax, int max_dgram)
 {
     struct fx_fax_config c = *fax;
-    c.mode = p->kind == FX_MEDIA_T38 ? FX_FAX_T38 : p->kind == FX_MEDIA_PCMA ? FX_FAX_ALAW
-                                                                           : FX_FAX_ULAW;
+    c.mode = p->kind == FX_MEDIA_T38    ? FX_FAX_T38
+             : p->kind == FX_MEDIA_PCMA ? FX_FAX_ALAW
+                                        : FX_FAX_ULAW;
     c.detect_tones = p->kind != FX_MEDIA_T38;
     c.t38_tx = t38_tx;
     c.t38_arg = l;
@@ -651,8 +651,8 @@ static void transport_reset(struct fx_media_leg *l, const struct fx_media_peer *
     l->n_sent = 0;
     l->rx_started = false;
     l->resync_seen = false;
-    l->depth = p->kind == FX_MEDIA_T38 && p->t38_ec != FX_MEDIA_EC_NONE ? l->m->cfg.t38_redundancy
-                                                                         : 0;
+    l->depth =
+        p->kind == FX_MEDIA_T38 && p->t38_ec != FX_MEDIA_EC_NONE ? l->m->cfg.t38_redundancy : 0;
     l->max_dgram = max_dgram;
     l->held_len = 0;
     l->hungup = l->done = l->done_sent = l->tone_sent = false;

@@ -28,12 +28,12 @@
 #include "fax/fax.h"
 
 struct fx_media_cfg {
-    const char *bind_ip;   /* local address to bind, "127.0.0.1" / "0.0.0.0"; NULL = 0.0.0.0 */
-    int port_min, port_max;/* inclusive range for RTP/UDPTL ports (RTP even, RTCP odd) */
-    int threads;           /* worker threads (≥ 1) */
-    int jitter_ms;         /* RTP playout delay: 20..200, rounded to whole 20 ms frames;
-                            * 0 = 60 */
-    int t38_redundancy;    /* UDPTL secondary IFPs per packet we send: 0..8 (0 = none) */
+    const char *bind_ip;    /* local address to bind, "127.0.0.1" / "0.0.0.0"; NULL = 0.0.0.0 */
+    int port_min, port_max; /* inclusive range for RTP/UDPTL ports (RTP even, RTCP odd) */
+    int threads;            /* worker threads (≥ 1) */
+    int jitter_ms;          /* RTP playout delay: 20..200, rounded to whole 20 ms frames;
+                             * 0 = 60 */
+    int t38_redundancy;     /* UDPTL secondary IFPs per packet we send: 0..8 (0 = none) */
     /* Testing only (0 in production): tick period in microseconds instead of 20,000, to run
      * calls faster than real time; and datagrams we send dropped / held back one tick
      * (reordered), in parts per thousand, from a seeded generator. */
@@ -54,17 +54,17 @@ enum fx_media_t38_ec { FX_MEDIA_EC_NONE, FX_MEDIA_EC_REDUNDANCY, FX_MEDIA_EC_FEC
 
 /* Where and how to send, from the peer's SDP (and the answer we gave). */
 struct fx_media_peer {
-    char ip[64];          /* IPv4 or IPv6 literal (c= line) */
-    int port;             /* m= port */
+    char ip[64]; /* IPv4 or IPv6 literal (c= line) */
+    int port;    /* m= port */
     enum fx_media_kind kind;
-    int payload_type;     /* RTP payload type we send and accept (0 PCMU, 8 PCMA); others
-                           * (telephone-event, CN) are dropped. Ignored for T.38. */
+    int payload_type; /* RTP payload type we send and accept (0 PCMU, 8 PCMA); others
+                       * (telephone-event, CN) are dropped. Ignored for T.38. */
     /* T.38 (a=T38…); zeros mean the SDP did not say. */
-    int t38_version;      /* T38FaxVersion 0..3 */
-    int t38_max_bitrate;  /* T38MaxBitRate, bit/s; 0 = 14400 */
-    int t38_max_datagram; /* T38FaxMaxDatagram: largest UDPTL payload the peer accepts;
-                           * bounds the IFP size and how many secondaries fit; 0 = 400 */
-    bool t38_transferred_tcf; /* T38FaxRateManagement: transferredTCF (true) or localTCF */
+    int t38_version;             /* T38FaxVersion 0..3 */
+    int t38_max_bitrate;         /* T38MaxBitRate, bit/s; 0 = 14400 */
+    int t38_max_datagram;        /* T38FaxMaxDatagram: largest UDPTL payload the peer accepts;
+                                  * bounds the IFP size and how many secondaries fit; 0 = 400 */
+    bool t38_transferred_tcf;    /* T38FaxRateManagement: transferredTCF (true) or localTCF */
     enum fx_media_t38_ec t38_ec; /* T38FaxUdpEC */
 };
 
@@ -112,14 +112,14 @@ bool fx_media_leg_result(struct fx_media_leg *leg, struct fx_fax_result *out);
 /* Counters since the leg started its current session (for logs and tests). */
 struct fx_media_stats {
     uint64_t tx_packets, rx_packets;
-    uint64_t tx_largest;     /* largest datagram sent, octets (≤ T38FaxMaxDatagram) */
-    uint64_t rx_malformed;   /* unparseable datagrams or wrong RTP version */
-    uint64_t rx_ignored;     /* other payload types, RTCP, before start */
+    uint64_t tx_largest;            /* largest datagram sent, octets (≤ T38FaxMaxDatagram) */
+    uint64_t rx_malformed;          /* unparseable datagrams or wrong RTP version */
+    uint64_t rx_ignored;            /* other payload types, RTCP, before start */
     uint64_t rx_late, rx_duplicate; /* dropped by the jitter buffer / UDPTL sequence */
-    uint64_t rx_recovered;   /* IFPs rebuilt from UDPTL redundancy */
-    uint64_t rx_lost;        /* audio frames filled in / IFPs never received */
-    uint64_t rx_underrun;    /* audio ticks with nothing to play (the peer's packet late) */
-    uint64_t rx_catchup;     /* audio ticks that played two frames to shrink a backlog */
+    uint64_t rx_recovered;          /* IFPs rebuilt from UDPTL redundancy */
+    uint64_t rx_lost;               /* audio frames filled in / IFPs never received */
+    uint64_t rx_underrun;           /* audio ticks with nothing to play (the peer's packet late) */
+    uint64_t rx_catchup;            /* audio ticks that played two frames to shrink a backlog */
 };
 void fx_media_leg_stats(struct fx_media_leg *leg, struct fx_media_stats *out);
 
@@ -157,8 +157,8 @@ struct fx_udptl {
     uint16_t seq;
     const uint8_t *ifp;
     size_t ifp_len;
-    bool fec;               /* FEC form: secondaries not filled */
-    int n_secondary;        /* redundancy form: secondaries, newest (seq-1) first */
+    bool fec;        /* FEC form: secondaries not filled */
+    int n_secondary; /* redundancy form: secondaries, newest (seq-1) first */
     const uint8_t *sec[FX_UDPTL_MAX_SECONDARY];
     size_t sec_len[FX_UDPTL_MAX_SECONDARY];
 };

@@ -73,8 +73,7 @@ static bool get_length(const uint8_t *buf, size_t n, size_t *off, size_t *value)
     return true;
 }
 
-static bool get_open_type(const uint8_t *buf, size_t n, size_t *off, const uint8_t **p,
-                          size_t *len)
+static bool get_open_type(const uint8_t *buf, size_t n, size_t *off, const uint8_t **p, size_t *len)
 {
     size_t l;
     if (!get_length(buf, n, off, &l) || l > n - *off) return false;

@@ -8,8 +8,9 @@
  * and G.711 ends (either way) without crashing; an audio call switches to T.38 when the
  * answering leg hears CNG (FX_MEDIA_EV_FAX_TONE) and then succeeds; a hang-up ends a call
  * with 49 and one EV_DONE; T38MaxBitRate 9600 gives a 9600 bit/s call and T38FaxMaxDatagram
- * 120 bounds every datagram sent (version 3, transferredTCF). Stray datagrams (random bytes, telephone-event packets, RTP of
- * another SSRC) are sent to the legs during the clean calls and must not break them.
+ * 120 bounds every datagram sent (version 3, transferredTCF). Stray datagrams (random
+ * bytes, telephone-event packets, RTP of another SSRC) are sent to the legs during the
+ * clean calls and must not break them.
  * The calls run accelerated (a 0.5 ms tick instead of 20 ms): the same packets, faster.
  * The RTP/UDPTL parsers get random and mutated datagrams; the jitter buffer and UDPTL
  * build/parse round trips are checked directly. */
@@ -27,6 +28,7 @@
 #include <tiffio.h>
 
 #include "check.h"
+#include "fax_page.h"
 #include "core/core.h"
 #include "fax/fax.h"
 #include "media/jitter.h"
@@ -47,45 +49,20 @@ static uint32_t lcg(uint32_t *st)
 
 /* ---- the document: the 2-page fine fixture; pages compared decoded ---- */
 
-/* Page `index` of path decoded into rows of STRIDE bytes (1 = black); NULL on failure. */
-static uint8_t *read_page(const char *path, int index, uint32_t *height)
-{
-    TIFF *t = TIFFOpen(path, "r");
-    if (!t) return NULL;
-    uint32_t w = 0, h = 0;
-    uint16_t photo = PHOTOMETRIC_MINISWHITE;
-    bool ok = TIFFSetDirectory(t, (tdir_t)index) && TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) &&
-              TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h) && w == W && h > 0;
-    TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photo);
-    uint8_t *bits = ok ? malloc((size_t)h * STRIDE) : NULL;
-    for (uint32_t y = 0; bits && y < h; y++) {
-        uint8_t *row = bits + (size_t)y * STRIDE;
-        if (TIFFReadScanline(t, row, y, 0) != 1) {
-            free(bits);
-            bits = NULL;
-            break;
-        }
-        for (int i = 0; photo == PHOTOMETRIC_MINISBLACK && i < STRIDE; i++)
-            row[i] = (uint8_t)~row[i];
-    }
-    TIFFClose(t);
-    *height = h;
-    return bits;
-}
-
 /* True when every page of the received file decodes to exactly the sent page. */
 static bool pages_equal(const char *got_path, int pages)
 {
     bool ok = true;
     for (int i = 0; i < pages && ok; i++) {
         uint32_t hs = 0, hg = 0;
-        uint8_t *sent = read_page(g_doc, i, &hs), *got = read_page(got_path, i, &hg);
+        uint8_t *sent = fx_test_read_page(g_doc, i, &hs);
+        uint8_t *got = fx_test_read_page(got_path, i, &hg);
         ok = sent && got && hs == hg && memcmp(sent, got, (size_t)hs * STRIDE) == 0;
         free(sent);
         free(got);
     }
     uint32_t h;
-    uint8_t *extra = read_page(got_path, pages, &h);
+    uint8_t *extra = fx_test_read_page(got_path, pages, &h);
     free(extra);
     return ok && !extra;
 }
@@ -125,12 +102,14 @@ static void on_event(struct fx_media_leg *leg, enum fx_media_event ev, void *arg
 static struct fx_media_peer peer_of(const struct call *c, const struct side *to,
                                     enum fx_media_kind kind)
 {
-    struct fx_media_peer p = {.port = fx_media_leg_port(to->leg), .kind = kind,
+    struct fx_media_peer p = {.port = fx_media_leg_port(to->leg),
+                              .kind = kind,
                               .payload_type = kind == FX_MEDIA_PCMA ? 8 : 0,
                               .t38_version = c->version,
                               .t38_max_bitrate = c->max_bitrate ? c->max_bitrate : 14400,
                               .t38_max_datagram = c->max_datagram ? c->max_datagram : 400,
-                              .t38_transferred_tcf = c->transferred_tcf, .t38_ec = c->ec};
+                              .t38_transferred_tcf = c->transferred_tcf,
+                              .t38_ec = c->ec};
     snprintf(p.ip, sizeof p.ip, "127.0.0.1");
     return p;
 }
@@ -138,9 +117,11 @@ static struct fx_media_peer peer_of(const struct call *c, const struct side *to,
 static struct fx_fax_config fax_of(struct call *c, bool sending)
 {
     struct fx_fax_config f = {
-        .calling = sending, .sending = sending,
+        .calling = sending,
+        .sending = sending,
         .tiff_path = sending ? g_doc : c->rx_path,
-        .start_page = -1, .stop_page = -1,
+        .start_page = -1,
+        .stop_page = -1,
         .ident = sending ? "+1 555 0100" : "+44 20 7946 0999",
         .ecm = true,
         .no_media_timeout_ms = 30000,
@@ -153,9 +134,8 @@ static struct fx_fax_config fax_of(struct call *c, bool sending)
 static bool call_start(struct fx_media *m, struct call *c, enum fx_media_kind kind)
 {
     snprintf(c->rx_path, sizeof c->rx_path, "%s/rx-%s.tif", g_dir, c->name);
-    if (!c->tx.leg &&
-        (fx_media_leg_new(m, on_event, &c->tx, &c->tx.leg) != FX_OK ||
-         fx_media_leg_new(m, on_event, &c->rx, &c->rx.leg) != FX_OK))
+    if (!c->tx.leg && (fx_media_leg_new(m, on_event, &c->tx, &c->tx.leg) != FX_OK ||
+                       fx_media_leg_new(m, on_event, &c->rx, &c->rx.leg) != FX_OK))
         return false;
     struct fx_media_peer to_rx = peer_of(c, &c->rx, kind), to_tx = peer_of(c, &c->tx, kind);
     struct fx_fax_config ft = fax_of(c, true), fr = fax_of(c, false);
@@ -258,14 +238,20 @@ static void check_success(const struct call *c)
     CHECK(pages_equal(c->rx_path, DOC_PAGES));
     if (c->stray) CHECK(c->rx_stats.rx_malformed > 0);
     if (c->stray && c->kind != FX_MEDIA_T38) CHECK(c->rx_stats.rx_ignored > 0);
-    if (c->tres.t30_code || !pages_equal(c->rx_path, DOC_PAGES)) fprintf(stderr, "%s failed\n", c->name);
+    if (c->tres.t30_code || !pages_equal(c->rx_path, DOC_PAGES))
+        fprintf(stderr, "%s failed\n", c->name);
 }
 
 static struct fx_media_cfg media_cfg(int port_min)
 {
-    struct fx_media_cfg cfg = {.bind_ip = "127.0.0.1", .port_min = port_min,
-                               .port_max = port_min + 199, .threads = 2, .jitter_ms = 60,
-                               .t38_redundancy = 3, .tick_us = 500, .test_seed = 1};
+    struct fx_media_cfg cfg = {.bind_ip = "127.0.0.1",
+                               .port_min = port_min,
+                               .port_max = port_min + 199,
+                               .threads = 2,
+                               .jitter_ms = 60,
+                               .t38_redundancy = 3,
+                               .tick_us = 500,
+                               .test_seed = 1};
     return cfg;
 }
 
@@ -277,7 +263,9 @@ static void test_audio_calls(void)
     struct call calls[] = {
         {.name = "pcma", .kind = FX_MEDIA_PCMA, .stray = true},
         {.name = "pcmu", .kind = FX_MEDIA_PCMU, .stray = true},
-        {.name = "switch", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_REDUNDANCY,
+        {.name = "switch",
+         .kind = FX_MEDIA_T38,
+         .ec = FX_MEDIA_EC_REDUNDANCY,
          .switch_to_t38 = true},
     };
     struct fx_media_cfg cfg = media_cfg(31000);
@@ -295,8 +283,13 @@ static void test_t38_calls(void)
         {.name = "t38-noec", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_NONE, .stray = true},
         {.name = "t38-red3", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_REDUNDANCY, .stray = true},
         {.name = "hangup", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_REDUNDANCY, .hangup = true},
-        {.name = "t38-sdp", .kind = FX_MEDIA_T38, .ec = FX_MEDIA_EC_REDUNDANCY,
-         .max_bitrate = 9600, .max_datagram = 120, .version = 3, .transferred_tcf = true},
+        {.name = "t38-sdp",
+         .kind = FX_MEDIA_T38,
+         .ec = FX_MEDIA_EC_REDUNDANCY,
+         .max_bitrate = 9600,
+         .max_datagram = 120,
+         .version = 3,
+         .transferred_tcf = true},
     };
     struct fx_media_cfg cfg = media_cfg(31200);
     run_calls(&cfg, calls, 4);
@@ -422,7 +415,7 @@ static void test_jitter(void)
     jb_init(&b, 2);
     CHECK(jb_put(&b, 7, 100, p, 160) == JB_PUT_OK);
     jb_get(&b, &o);
-    CHECK(o.frames == 0); /* playout delay */
+    CHECK(o.frames == 0);                           /* playout delay */
     CHECK(jb_put(&b, 7, 102, p, 160) == JB_PUT_OK); /* 101 comes after 102 */
     CHECK(jb_put(&b, 7, 101, p, 160) == JB_PUT_OK);
     CHECK(jb_put(&b, 7, 101, p, 160) == JB_PUT_DUPLICATE);
@@ -435,7 +428,7 @@ static void test_jitter(void)
     }
     CHECK(jb_put(&b, 7, 101, p, 160) == JB_PUT_LATE);
     jb_get(&b, &o);
-    CHECK(o.frames == 0 && o.underrun); /* nothing newer buffered: hold, not loss */
+    CHECK(o.frames == 0 && o.underrun);             /* nothing newer buffered: hold, not loss */
     CHECK(jb_put(&b, 7, 104, p, 160) == JB_PUT_OK); /* 103 lost */
     jb_get(&b, &o);
     CHECK(o.frames == 1 && o.data[0] == NULL && o.lost == 1);
