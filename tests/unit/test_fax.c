@@ -27,6 +27,7 @@
 #include <tiffio.h>
 
 #include "check.h"
+#include "fax_page.h"
 #include "core/core.h"
 #include "fax/fax.h"
 
@@ -169,30 +170,10 @@ static int count_dirs(const char *path)
 
 static bool read_page(const char *path, int index, struct page *pg)
 {
-    memset(pg, 0, sizeof *pg);
-    TIFF *t = TIFFOpen(path, "r");
-    if (!t) return false;
-    uint32_t w = 0, h = 0;
-    uint16_t photo = PHOTOMETRIC_MINISWHITE;
-    bool ok = TIFFSetDirectory(t, (tdir_t)index) && TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) &&
-              TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h) && w == W && h > 0;
-    TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photo);
-    if (ok) ok = (pg->bits = malloc((size_t)h * STRIDE)) != NULL;
-    for (uint32_t y = 0; ok && y < h; y++) {
-        uint8_t *row = pg->bits + (size_t)y * STRIDE;
-        ok = TIFFReadScanline(t, row, y, 0) == 1;
-        if (photo == PHOTOMETRIC_MINISBLACK)
-            for (int i = 0; i < STRIDE; i++)
-                row[i] = (uint8_t)~row[i];
-    }
-    TIFFClose(t);
-    if (!ok) {
-        free(pg->bits);
-        pg->bits = NULL;
-        return false;
-    }
-    pg->h = (int)h;
-    return true;
+    uint32_t h = 0;
+    pg->bits = fx_test_read_page(path, index, &h);
+    pg->h = pg->bits ? (int)h : 0;
+    return pg->bits != NULL;
 }
 
 /* Number of rows of the sent page that differ from the received page below hdr rows;
