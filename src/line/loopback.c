@@ -13,7 +13,7 @@
 
 #include <stdatomic.h>
 
-#include "line/line.h"
+#include "line/line_priv.h"
 
 static const char *const call_end_names[FX_CALL__COUNT] = {
     [FX_CALL_ANSWERED] = "answered",   [FX_CALL_BUSY] = "busy",
@@ -21,6 +21,7 @@ static const char *const call_end_names[FX_CALL__COUNT] = {
     [FX_CALL_BAD_NUMBER] = "bad_number", [FX_CALL_REFUSED] = "refused",
     [FX_CALL_CONGESTION] = "congestion", [FX_CALL_TEMPORARY] = "temporary_failure",
     [FX_CALL_CLEARED] = "cleared",     [FX_CALL_NO_ROUTE] = "no_route",
+    [FX_CALL_FAILED] = "failed",
 };
 
 const char *fx_call_end_name(enum fx_call_end e)
@@ -83,6 +84,7 @@ struct fx_lines {
     atomic_bool stopping;
     char sandbox_prefix[32];
     char work_dir[4096];
+    struct fx_sipline *sip; /* NULL: no SIP trunks */
 };
 
 enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out)
@@ -96,6 +98,7 @@ enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out)
     l->cfg.sandbox_prefix = l->sandbox_prefix;
     l->cfg.work_dir = l->work_dir;
     enum fx_err e = fx_mkdirs(l->work_dir);
+    if (!e && cfg->conf && cfg->conf->sip_port) e = fx_sipline_new(&l->cfg, l, &l->sip);
     if (e) {
         free(l);
         return e;
@@ -116,6 +119,9 @@ bool fx_lines_stopping(const struct fx_lines *l)
 
 void fx_lines_free(struct fx_lines *l)
 {
+    if (!l) return;
+    fx_lines_stop(l);
+    fx_sipline_free(l->sip);
     free(l);
 }
 
@@ -307,6 +313,8 @@ enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx
         snprintf(out->detail, sizeof out->detail, "faxd is stopping");
         return FX_OK;
     }
+    if (!sb && !local && l->sip && fx_sipline_routes(l->sip, d->to))
+        return fx_sipline_call(l->sip, d, out);
     if (!sb && !local) {
         out->end = FX_CALL_NO_ROUTE;
         snprintf(out->detail, sizeof out->detail, "no line reaches %s", d->to);
