@@ -74,6 +74,8 @@ struct fx_fax_session {
     t38_terminal_state_t *t38; /* T.38 */
     t38_core_state_t *core;    /* T.38 */
     t30_state_t *t30;
+    modem_connect_tones_rx_state_t *tone_rx[2]; /* audio with detect_tones */
+    enum fx_fax_tone tone;
 
     int64_t samples;    /* session clock */
     int64_t last_media; /* clock at the end of the last tick with media */
@@ -426,6 +428,7 @@ static bool config_valid(const struct fx_fax_config *c)
     if (c->mode == FX_FAX_T38) {
         if (!c->t38_tx || c->t38_version < 0 || c->t38_version > 3) return false;
         if (c->t38_max_datagram < 0 || c->t38_max_rate < 0) return false;
+        if (c->t38_rate_management < 0 || c->t38_rate_management > 2) return false;
     }
     return true;
 }
@@ -456,6 +459,38 @@ static int supported_modems(const struct fx_fax_session *s, int max_rate)
     return m;
 }
 
+static void tone_report(void *arg, int code, int level, int delay)
+{
+    (void)level;
+    (void)delay;
+    struct fx_fax_session *s = arg;
+    enum fx_fax_tone t = code == MODEM_CONNECT_TONES_FAX_CNG        ? FX_FAX_TONE_CNG
+                         : code == MODEM_CONNECT_TONES_FAX_PREAMBLE ? FX_FAX_TONE_PREAMBLE
+                         : code == MODEM_CONNECT_TONES_FAX_CED      ? FX_FAX_TONE_CED
+                                                                    : FX_FAX_TONE_NONE;
+    if (s->tone == FX_FAX_TONE_NONE && t != FX_FAX_TONE_NONE) {
+        s->tone = t;
+        fx_debug("fax tone %s heard=%s t_ms=%lld", tag_of(s), modem_connect_tone_to_str(code),
+                 (long long)(s->samples * 1000 / FAX_RATE));
+    }
+}
+
+/* The far end's signal: when we call, CED or the V.21 flags of its DIS; when we answer, CNG
+ * or (a caller that sends no CNG) the flags of its DCS. */
+static enum fx_err tones_init(struct fx_fax_session *s)
+{
+    int types[2] = {MODEM_CONNECT_TONES_FAX_CED_OR_PREAMBLE, 0};
+    if (!s->calling) {
+        types[0] = MODEM_CONNECT_TONES_FAX_CNG;
+        types[1] = MODEM_CONNECT_TONES_FAX_PREAMBLE;
+    }
+    for (int i = 0; i < 2 && types[i]; i++) {
+        s->tone_rx[i] = modem_connect_tones_rx_init(NULL, types[i], tone_report, s);
+        if (!s->tone_rx[i]) return FX_ERR_NOMEM;
+    }
+    return FX_OK;
+}
+
 static enum fx_err engine_init(struct fx_fax_session *s, const struct fx_fax_config *c)
 {
     if (s->mode == FX_FAX_T38) {
@@ -467,6 +502,8 @@ static enum fx_err engine_init(struct fx_fax_session *s, const struct fx_fax_con
         t38_set_t38_version(s->core, c->t38_version);
         if (c->t38_max_datagram > 0) t38_set_max_datagram_size(s->core, c->t38_max_datagram);
         t38_set_fastest_image_data_rate(s->core, c->t38_max_rate > 0 ? c->t38_max_rate : 14400);
+        if (c->t38_rate_management == 1 || c->t38_rate_management == 2)
+            t38_set_data_rate_management_method(s->core, c->t38_rate_management);
         s->t30 = t38_terminal_get_t30_state(s->t38);
     } else {
         s->fax = fax_init(NULL, c->calling);
@@ -474,6 +511,7 @@ static enum fx_err engine_init(struct fx_fax_session *s, const struct fx_fax_con
         fax_set_transmit_on_idle(s->fax, TRUE);
         fax_set_tep_mode(s->fax, FALSE);
         s->t30 = fax_get_t30_state(s->fax);
+        if (c->detect_tones && tones_init(s) != FX_OK) return FX_ERR_NOMEM;
     }
     logging_state_t *logs[4];
     int levels[4];
@@ -574,6 +612,8 @@ void fx_fax_free(struct fx_fax_session *s)
     terminate(s); /* closes a file being received, keeping its complete pages */
     if (s->fax) fax_free(s->fax);
     if (s->t38) t38_terminal_free(s->t38);
+    for (int i = 0; i < 2; i++)
+        if (s->tone_rx[i]) modem_connect_tones_rx_free(s->tone_rx[i]);
     leave(prev);
     free(s->path);
     free(s->ident);
@@ -597,6 +637,8 @@ void fx_fax_audio_rx(struct fx_fax_session *s, const uint8_t *g711, size_t n)
             size_t k = n - off < FX_FAX_FRAME ? n - off : FX_FAX_FRAME;
             for (size_t i = 0; i < k; i++)
                 s->pcm[i] = alaw ? alaw_to_linear(g711[off + i]) : ulaw_to_linear(g711[off + i]);
+            for (int t = 0; t < 2 && s->tone == FX_FAX_TONE_NONE; t++)
+                if (s->tone_rx[t]) modem_connect_tones_rx(s->tone_rx[t], s->pcm, (int)k);
             fax_rx(s->fax, s->pcm, (int)k);
         }
     }
@@ -666,6 +708,11 @@ void fx_fax_hangup(struct fx_fax_session *s)
              (long long)(s->samples * 1000 / FAX_RATE));
     terminate(s);
     leave(prev);
+}
+
+enum fx_fax_tone fx_fax_tone_heard(const struct fx_fax_session *s)
+{
+    return s ? s->tone : FX_FAX_TONE_NONE;
 }
 
 bool fx_fax_done(const struct fx_fax_session *s)

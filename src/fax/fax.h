@@ -53,6 +53,18 @@ struct fx_fax_config {
     int t38_version;            /* from the SDP, 0..3 */
     int t38_max_datagram;       /* from the SDP; 0 = spandsp's default */
     int t38_max_rate;           /* bit/s from the SDP (T38MaxBitRate); 0 = 14400 */
+    int t38_rate_management;    /* T38FaxRateManagement: 1 localTCF, 2 transferredTCF,
+                                 * 0 = spandsp's default */
+    /* Audio only: listen for the far end's fax signal (fx_fax_tone_heard). */
+    bool detect_tones;
+};
+
+/* What an audio session heard from the far end (detect_tones). */
+enum fx_fax_tone {
+    FX_FAX_TONE_NONE,
+    FX_FAX_TONE_CNG,      /* calling tone, 1100 Hz: heard when we answer */
+    FX_FAX_TONE_CED,      /* answer tone, 2100 Hz: heard when we call */
+    FX_FAX_TONE_PREAMBLE, /* V.21 HDLC flags (DIS when we call, DCS when we answer) */
 };
 
 /* The outcome, complete once fx_fax_done() is true. */
@@ -90,6 +102,10 @@ void fx_fax_tick(struct fx_fax_session *s, int samples);
 
 /* The far end hung up (or the call was lost): ends T.30 now, keeping what completed. */
 void fx_fax_hangup(struct fx_fax_session *s);
+
+/* The first fax signal heard from the far end since the session started (detect_tones);
+ * FX_FAX_TONE_NONE until then and for T.38 sessions. */
+enum fx_fax_tone fx_fax_tone_heard(const struct fx_fax_session *s);
 
 /* True once phase E has run; the result is then final. */
 bool fx_fax_done(const struct fx_fax_session *s);
