@@ -96,22 +96,37 @@ class SipFaxdTest(unittest.TestCase):
         if errors:
             raise errors[0]
 
-    def pair_test(self, t38_a, t38_b, transport):
-        pair = SipPair(t38_a, t38_b)
+    def pair_jobs(self, pair, transport):
+        """A 1-page fax A→B and a 3-page fax B→A, to be run at the same time."""
+        a1 = pair.a.new_account(number=True)
+        b1 = pair.b.new_account(number=True)
+        a3 = pair.a.new_account(number=True)
+        b3 = pair.b.new_account(number=True)
+        return [
+            lambda: self.check_fax(pair.a, a1, pair.b, b1, "letter_a4.pdf", 1, transport),
+            lambda: self.check_fax(pair.b, b3, pair.a, a3, "mixed_orientation.pdf", 3, transport),
+        ]
+
+    def pairs_test(self, modes):
+        """modes: [(t38 of A, t38 of B, transport expected)], all pairs at once."""
+        pairs = []
         try:
-            a1 = pair.a.new_account(number=True)
-            b1 = pair.b.new_account(number=True)
-            a3 = pair.a.new_account(number=True)
-            b3 = pair.b.new_account(number=True)
-            self.run_parallel([
-                lambda: self.check_fax(pair.a, a1, pair.b, b1, "letter_a4.pdf", 1, transport),
-                lambda: self.check_fax(pair.b, b3, pair.a, a3, "mixed_orientation.pdf", 3, transport),
-            ])
+            jobs = []
+            for ta, tb, transport in modes:
+                pairs.append(SipPair(ta, tb))
+                jobs += self.pair_jobs(pairs[-1], transport)
+            self.run_parallel(jobs)
         finally:
-            pair.close()
+            for p in pairs:
+                p.close()
 
     def test_g711_both_directions(self):
-        self.pair_test("off", "off", "audio")
+        self.pairs_test([("off", "off", "audio")])
+
+    def test_t38_only_and_prefer_both_directions(self):
+        # only: the INVITE offers m=image; prefer: G.711 first, then a re-INVITE on the
+        # fax tones switches both sides to T.38.
+        self.pairs_test([("only", "only", "t38"), ("prefer", "prefer", "t38")])
 
 
 if __name__ == "__main__":
