@@ -341,6 +341,8 @@ static const struct conf_option trunk_options[] = {
              "G.711 laws offered and accepted, in order of preference."),
     TOPT_STR("trunk.t38", t38, "prefer", t38_modes, NULL,
              "T.38: off (G.711 only), prefer (G.711, switch to T.38 on fax tones), only."),
+    TOPT_STR("trunk.number_plus", number_plus, "on", on_off, NULL,
+             "on: called numbers are sent as +E.164; off: without the '+'."),
     TOPT_STR("trunk.prefixes", prefixes, "", NULL, &check_prefixes,
              "Destination prefixes this trunk serves, e.g. +1,+44; empty = every number."),
     TOPT_STR("trunk.inbound", inbound, "", NULL, &check_networks,

@@ -29,6 +29,7 @@ struct fx_conf_trunk {
     int64_t channels;        /* trunk.channels: concurrent calls in and out */
     char *codecs;            /* trunk.codecs: "pcma,pcmu" in order of preference */
     char *t38;               /* trunk.t38: off | prefer | only */
+    char *number_plus;       /* trunk.number_plus: on | off: '+' in the called user part */
     char *prefixes;          /* trunk.prefixes: "+1,+44" or "" = every number */
     char *inbound;           /* trunk.inbound: addresses/networks allowed to call us */
     char *digest_inbound;    /* trunk.inbound_auth: on | off: challenge unknown sources */

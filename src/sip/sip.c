@@ -318,8 +318,9 @@ static void run_dial(struct fx_sip *s, struct fx_sip_call *c)
     const struct fx_conf_trunk *cf = t->cf;
     char uri[256], to[256], from[320], sdp[1024], pai[300] = "";
     const char *tr = strcmp(cf->transport, "tcp") ? "" : ";transport=tcp";
-    snprintf(uri, sizeof uri, "sip:%s@%s:%lld%s", c->to, cf->host, (long long)cf->port, tr);
-    snprintf(to, sizeof to, "<sip:%s@%s:%lld>", c->to, cf->host, (long long)cf->port);
+    const char *user = c->to[0] == '+' && !strcmp(cf->number_plus, "off") ? c->to + 1 : c->to;
+    snprintf(uri, sizeof uri, "sip:%s@%s:%lld%s", user, cf->host, (long long)cf->port, tr);
+    snprintf(to, sizeof to, "<sip:%s@%s:%lld>", user, cf->host, (long long)cf->port);
     const char *fu = cf->from_user[0] ? cf->from_user : c->from[0] ? c->from : "anonymous";
     if (cf->display_name[0])
         snprintf(from, sizeof from, "\"%s\" <sip:%s@%s>", cf->display_name, fu, cf->host);
@@ -423,6 +424,18 @@ static void r_invite(struct fx_sip *s, struct fx_sip_call *c, int status, const 
     }
     if (c->st == ST_ANSWERED) {
         if (c->reinvite) reinvite_answered(c, status, sip);
+        return;
+    }
+    if (c->st == ST_ENDING && !c->incoming && !c->final_code) {
+        /* The final answer to an INVITE we cancelled (487), or one that crossed it. */
+        if (status < 300) {
+            c->final_code = 200;
+            nua_bye(c->nh, TAG_END());
+            return;
+        }
+        c->final_code = status;
+        c->q850 = q850_of(sip);
+        snprintf(c->reason, sizeof c->reason, "%d %s", status, phrase ? phrase : "");
         return;
     }
     if (c->st != ST_CALLING) return;

@@ -128,3 +128,83 @@ def wait_inbox(tc, fx, tok, count, timeout=120):
             return recs
         time.sleep(0.5)
     tc.fail("inbox has %d records, expected %d\n%s" % (len(recs), count, fx.stderr_tail(6000)))
+
+
+# --------------------------------------------------------------------------------------
+# baresip as a third-party far end (SIP.md): headless, one account, scripted by config.
+
+BARESIP = "/usr/bin/baresip"
+
+
+def write_wav(path, secs, tone_hz=None, tone_secs=0.0):
+    """8 kHz mono S16LE: a warbling 'voice' (no fax tones), or tone_hz for tone_secs
+    then silence (2100 Hz = a fax answer tone, CED)."""
+    import math
+    import struct
+    import wave
+    with wave.open(path, "wb") as o:
+        o.setnchannels(1)
+        o.setsampwidth(2)
+        o.setframerate(8000)
+        frames = bytearray()
+        for i in range(int(secs * 8000)):
+            if tone_hz:
+                v = int(8000 * math.sin(2 * math.pi * tone_hz * i / 8000)) if i < tone_secs * 8000 else 0
+            else:
+                v = int(3000 * math.sin(2 * math.pi * (300 + 200 * math.sin(i / 4000)) * i / 8000))
+            frames += struct.pack("<h", v)
+        o.writeframes(bytes(frames))
+
+
+class Baresip:
+    """One baresip process. user: the account's user part (an E.164 number);
+    answer: "auto" or "manual"; local_timeout: seconds a manual call rings before
+    baresip answers 486 (busy) — large = never; wav: what it plays once answered
+    (it hangs up when the file ends); dial: a SIP URI to call at start."""
+
+    def __init__(self, root, user, answer="auto", local_timeout=3600, wav=None, dial=None,
+                 run_secs=120):
+        import subprocess
+        self.dir = os.path.join(root, "baresip-%s" % user.strip("+"))
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_udp_port(step=3)  # SIP UDP+TCP on port, TLS on port+1
+        ctrl = free_udp_port()
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write("\n".join([
+                "sip_listen 127.0.0.1:%d" % self.port,
+                "net_interface 127.0.0.1",
+                "module_path /usr/lib/baresip/modules",
+                "module g711.so", "module aufile.so", "module aubridge.so",
+                "module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
+                "audio_source aufile,%s" % wav if wav else "audio_source aubridge,nil",
+                "audio_player aubridge,nil",
+                "ctrl_tcp_listen 127.0.0.1:%d" % ctrl,
+                "call_local_timeout %d" % local_timeout,
+                "rtp_ports %d-%d" % (self.port + 10, self.port + 60),
+            ]) + "\n")
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write("<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=pcmu,pcma;"
+                    "ptime=20\n" % (user, self.port, answer))
+        open(os.path.join(self.dir, "contacts"), "w").close()
+        self.log_path = os.path.join(self.dir, "baresip.log")
+        self._log = open(self.log_path, "wb")
+        args = [BARESIP, "-f", self.dir, "-t", str(run_secs)]
+        if dial:
+            args += ["-e", "/dial %s" % dial]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=self._log)
+        time.sleep(0.5)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
