@@ -1,0 +1,158 @@
+"""SIP robustness on the wire, with a raw UDP SIP peer written here: INVITEs from a
+source that is no trunk get 403, unknown numbers 404, a broken SDP offer 400, none 488;
+hundreds of malformed datagrams and mutated INVITEs never crash faxd; a call in progress
+is ended with BYE when faxd stops (SIGTERM)."""
+
+import random
+import socket
+import time
+import unittest
+import uuid
+
+from faxd_harness import main
+from sip_harness import SipFaxd, trunk_conf
+
+SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio %d RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\n")
+
+
+class Peer:
+    def __init__(self, ip="127.0.0.1"):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((ip, 0))
+        self.ip, self.port = self.s.getsockname()
+        self.s.settimeout(5)
+
+    def invite(self, target, user, sdp=None, raw_body=None, call_id=None):
+        call_id = call_id or uuid.uuid4().hex
+        body = raw_body if raw_body is not None else (sdp or "")
+        msg = ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n"
+               "Max-Forwards: 70\r\nFrom: <sip:+14155550100@%s>;tag=%s\r\n"
+               "To: <sip:%s@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+               "Contact: <sip:peer@%s:%d>\r\n%s"
+               "Content-Length: %d\r\n\r\n%s") % (
+            user, target, self.ip, self.port, uuid.uuid4().hex[:10], self.ip,
+            uuid.uuid4().hex[:8], user, call_id, self.ip, self.port,
+            "Content-Type: application/sdp\r\n" if body else "", len(body.encode()), body)
+        self.s.sendto(msg.encode(), ("127.0.0.1", target))
+        self.last_call = call_id
+        return msg, call_id
+
+    def final(self, call_id=None, timeout=10):
+        """The first final response (status >= 200) to call_id (default: the last
+        INVITE) and its text. Retransmitted answers to earlier INVITEs are skipped."""
+        call_id = call_id or self.last_call
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data, _ = self.s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            text = data.decode("utf-8", "replace")
+            if text.startswith("SIP/2.0 ") and header(text, "Call-ID") == call_id:
+                code = int(text[8:11])
+                if code >= 200:
+                    return code, text
+        return None, ""
+
+    def recv_request(self, method, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data, addr = self.s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            text = data.decode("utf-8", "replace")
+            if text.startswith(method + " "):
+                return text, addr
+        return None, None
+
+    def close(self):
+        self.s.close()
+
+
+def header(text, name):
+    for line in text.split("\r\n"):
+        if line.lower().startswith(name.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+class SipRobustTest(unittest.TestCase):
+
+    def test_refusals_fuzz_and_bye_at_shutdown(self):
+        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=5060, inbound="127.0.0.1")])
+        try:
+            acct = fx.new_account(number=True)
+            num = acct["number"]
+            p = Peer()
+            stranger = Peer("127.0.0.2")
+            try:
+                stranger.invite(fx.sip_port, num, sdp=SDP % 40000)
+                self.assertEqual(stranger.final()[0], 403)
+                p.invite(fx.sip_port, "+19995550000", sdp=SDP % 40000)
+                self.assertEqual(p.final()[0], 404)
+                p.invite(fx.sip_port, num, raw_body="v=0\r\nm=audio 1\r\n")
+                self.assertEqual(p.final()[0], 400)
+                p.invite(fx.sip_port, num)
+                self.assertEqual(p.final()[0], 488)
+                p.invite(fx.sip_port, num, sdp=SDP.replace("8 0", "18") % 40000)
+                self.assertEqual(p.final()[0], 488)  # no G.711: nothing to carry a fax
+
+                rnd = random.Random(7)
+                valid, _ = p.invite(fx.sip_port, "+19995550001", sdp=SDP % 40000)
+                p.final()
+                junk = Peer()
+                for i in range(600):
+                    b = bytearray(valid.encode())
+                    for _ in range(1 + i % 12):
+                        if len(b) < 2:
+                            break
+                        k = rnd.randrange(len(b))
+                        op = rnd.randrange(4)
+                        if op == 0:
+                            b[k] = rnd.randrange(256)
+                        elif op == 1:
+                            del b[k:k + rnd.randrange(40)]
+                        elif op == 2:
+                            b[k:k] = rnd.choice([b"\r\n", b":", b";", b"\x00", b"%", b"<", b"9" * 30])
+                        else:
+                            b = b[:k]
+                    if i % 50 == 0:
+                        b = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 1400)))
+                    if b:
+                        junk.s.sendto(bytes(b), ("127.0.0.1", fx.sip_port))
+                junk.close()
+                time.sleep(1)
+                self.assertTrue(fx.running(), fx.stderr_tail())
+                self.assertEqual(fx.req("GET", "/accounts/self", token=acct["token"]).status, 200)
+                p.invite(fx.sip_port, "+19995550002", sdp=SDP % 40000)
+                self.assertEqual(p.final()[0], 404)  # still answering properly
+
+                # A real call to our number: answered with our SDP; then faxd stops and
+                # ends it with BYE.
+                p.invite(fx.sip_port, num, sdp=SDP % 40000)
+                code, ok = p.final()
+                self.assertEqual(code, 200, fx.stderr_tail())
+                self.assertIn("m=audio ", ok)
+                self.assertIn("RTP/AVP 8", ok)
+                fx.proc.send_signal(15)
+                bye, addr = p.recv_request("BYE", timeout=10)
+                self.assertIsNotNone(bye, fx.stderr_tail())
+                self.assertEqual(header(bye, "Call-ID"), header(ok, "Call-ID"))
+                reply = ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
+                         "CSeq: %s\r\nContent-Length: 0\r\n\r\n") % tuple(
+                    header(bye, h) for h in ("Via", "From", "To", "Call-ID", "CSeq"))
+                p.s.sendto(reply.encode(), addr)
+                fx.proc.wait(15)
+                self.assertEqual(fx.proc.returncode, 0, fx.stderr_tail())
+            finally:
+                p.close()
+                stranger.close()
+        finally:
+            fx.close()
+
+
+if __name__ == "__main__":
+    main()
