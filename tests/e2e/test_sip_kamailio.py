@@ -1,5 +1,6 @@
-"""faxd behind kamailio (tests/sip/kamailio.cfg.in): digest authentication answers 401
-and 407 challenges, wrong credentials end as a clear trunk error (failed_to_send and
+"""faxd behind kamailio (tests/sip/kamailio.cfg.in): registration with digest
+authentication, refreshed before it expires; digest authentication answers 401 and 407
+challenges on calls, wrong credentials end as a clear trunk error (failed_to_send and
 the trunk's last_error in `faxctl trunk list`), a scripted responder's SIP codes and
 Q.850 causes map to the statuses of STATUS.md (cause first), and a stateless
 dispatcher spreads inbound calls over two faxd processes that each receive theirs.
@@ -82,7 +83,7 @@ class KamailioTest(unittest.TestCase):
             kam = dict(host="127.0.0.1", port=self.kport, username="faxuser")
             env = {"FAXD_LINE_CHANNELS": "16", "FAXD_LINE_SANDBOX_PREFIX": ""}
             a = SipFaxd([trunk_conf("kam", password="secret", prefixes="+1600,+1601,+1602,+1700",
-                                    t38="off", **kam),
+                                    t38="off", register="on", register_expires=60, **kam),
                          trunk_conf("kambad", password="wrong", prefixes="+1603", **kam)],
                         env=env)
             fxs.append(a)
@@ -99,6 +100,8 @@ class KamailioTest(unittest.TestCase):
             trunks = {t["name"]: t for t in a.faxctl("trunk", "list")["trunks"]}
             self.assertIn("authentication failed", trunks["kambad"]["last_error"])
             self.assertEqual(trunks["kam"]["last_error"], "")
+            self.assertEqual(trunks["kam"]["registered"], "yes")
+            self.assertEqual(trunks["kambad"]["registered"], "off")
             for fid in fax_ids:
                 rec = wait_fax(self, a, sender["token"], fid, timeout=240)
                 self.assertEqual(rec["status"], "success", a.stderr_tail(6000))
@@ -111,6 +114,10 @@ class KamailioTest(unittest.TestCase):
                 counts.append(len(recs))
             self.assertEqual(sum(counts), 4, counts)
             self.assertTrue(all(c >= 1 for c in counts), counts)
+            # Granted 10 s, the registration was refreshed during the calls.
+            with open(os.path.join(self.kdir, "kamailio.log"), "rb") as f:
+                regs = f.read().decode("utf-8", "replace").count("faxd-test REGISTER accepted user=faxuser")
+            self.assertGreaterEqual(regs, 2)
         finally:
             for fx in fxs:
                 fx.close()
