@@ -208,3 +208,52 @@ class Baresip:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+# --------------------------------------------------------------------------------------
+# tshark: an independent decoder of what faxd puts on the wire (SIP.md).
+
+TSHARK = "/usr/bin/tshark"
+
+
+class Capture:
+    """Captures UDP on lo for the given ports and port ranges into a pcapng file."""
+
+    def __init__(self, root, ports=(), ranges=()):
+        import subprocess
+        self.path = os.path.join(root, "capture.pcapng")
+        parts = ["port %d" % p for p in ports] + ["portrange %d-%d" % r for r in ranges]
+        filt = "udp and (%s)" % " or ".join(parts)
+        self.err_path = os.path.join(root, "tshark.stderr")
+        self._err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen([TSHARK, "-i", "lo", "-f", filt, "-w", self.path, "-q"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._err)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with open(self.err_path, "rb") as f:
+                if b"Capturing on" in f.read():
+                    break
+            time.sleep(0.1)
+        time.sleep(0.5)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+        self._err.close()
+
+    def count(self, display_filter):
+        """How many captured packets match a display filter."""
+        import subprocess
+        r = subprocess.run([TSHARK, "-r", self.path, "-Y", display_filter, "-T", "fields",
+                            "-e", "frame.number"], capture_output=True, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("tshark -Y %r: %s" % (display_filter, r.stderr.decode()))
+        return len(r.stdout.split())
+
+    def text(self, display_filter):
+        import subprocess
+        r = subprocess.run([TSHARK, "-r", self.path, "-Y", display_filter],
+                           capture_output=True, timeout=120)
+        return r.stdout.decode("utf-8", "replace")

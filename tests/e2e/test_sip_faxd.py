@@ -7,7 +7,11 @@ import threading
 import unittest
 
 from faxd_harness import main
-from sip_harness import SipFaxd, send_doc, trunk_conf, wait_fax, wait_inbox, free_udp_port
+import os
+import tempfile
+
+from sip_harness import (Capture, SipFaxd, TSHARK, free_udp_port, send_doc, trunk_conf,
+                         wait_fax, wait_inbox)
 from test_fax_flow import HEADER_ROWS, tiff_pages
 
 
@@ -107,26 +111,60 @@ class SipFaxdTest(unittest.TestCase):
             lambda: self.check_fax(pair.b, b3, pair.a, a3, "mixed_orientation.pdf", 3, transport),
         ]
 
-    def pairs_test(self, modes):
-        """modes: [(t38 of A, t38 of B, transport expected)], all pairs at once."""
+    def pairs_test(self, modes, capture_first=False):
+        """modes: [(t38 of A, t38 of B, transport expected)], all pairs at once. With
+        capture_first, the first pair's SIP and media are captured and decoded by tshark
+        (returned as a Capture, stopped)."""
         pairs = []
+        cap = None
         try:
             jobs = []
             for ta, tb, transport in modes:
                 pairs.append(SipPair(ta, tb))
                 jobs += self.pair_jobs(pairs[-1], transport)
+            if capture_first:
+                p = pairs[0]
+                cap = Capture(self.tmp, ports=(p.a.sip_port, p.b.sip_port),
+                              ranges=((p.a.rtp_min, p.a.rtp_min + 401),
+                                      (p.b.rtp_min, p.b.rtp_min + 401)))
             self.run_parallel(jobs)
         finally:
+            if cap:
+                cap.stop()
             for p in pairs:
                 p.close()
+        return cap
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="faxd-sip-")
+
+    def tearDown(self):
+        import shutil
+        if not os.environ.get("FAXD_E2E_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_g711_both_directions(self):
         self.pairs_test([("off", "off", "audio")])
 
     def test_t38_only_and_prefer_both_directions(self):
         # only: the INVITE offers m=image; prefer: G.711 first, then a re-INVITE on the
-        # fax tones switches both sides to T.38.
-        self.pairs_test([("only", "only", "t38"), ("prefer", "prefer", "t38")])
+        # fax tones switches both sides to T.38; prefer against a side with T.38 off:
+        # the re-INVITE is refused (488) and the fax goes through in G.711.
+        capture = os.path.exists(TSHARK) and os.geteuid() == 0
+        cap = self.pairs_test([("only", "only", "t38"), ("prefer", "prefer", "t38"),
+                               ("prefer", "off", "audio")], capture_first=capture)
+        if not cap:
+            return
+        # tshark decodes the T.38-only pair's calls: SIP with SDP, UDPTL/T.38 down to
+        # the T.30 frames, and finds nothing malformed and no expert warning.
+        self.assertGreaterEqual(cap.count("sip.Method == \"INVITE\""), 2)
+        self.assertGreaterEqual(cap.count("sip.Method == \"BYE\""), 2)
+        self.assertGreaterEqual(cap.count("sdp.media.proto == \"udptl\""), 4)
+        self.assertGreater(cap.count("t38"), 50)
+        self.assertGreater(cap.count("t30.Address"), 4)
+        self.assertEqual(cap.count("_ws.malformed"), 0, cap.text("_ws.malformed"))
+        bad = "_ws.expert.severity >= 0x00600000"
+        self.assertEqual(cap.count(bad), 0, cap.text(bad)[:3000])
 
 
 if __name__ == "__main__":
