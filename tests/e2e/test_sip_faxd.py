@@ -18,13 +18,13 @@ from test_fax_flow import HEADER_ROWS, tiff_pages
 class SipPair:
     """faxd A (numbers +1202…) and faxd B (numbers +1303…) trunked to each other."""
 
-    def __init__(self, t38_a="off", t38_b="off"):
+    def __init__(self, t38_a="off", t38_b="off", env=None):
         pa, pb = free_udp_port(), free_udp_port()
         self.a = SipFaxd([trunk_conf("to-b", host="127.0.0.1", port=pb, prefixes="+1303",
-                                     t38=t38_a)], sip_port=pa)
+                                     t38=t38_a)], sip_port=pa, env=env)
         try:
             self.b = SipFaxd([trunk_conf("to-a", host="127.0.0.1", port=pa, prefixes="+1202",
-                                         t38=t38_b)], sip_port=pb)
+                                         t38=t38_b)], sip_port=pb, env=env)
         except BaseException:
             self.a.close()
             raise
@@ -111,7 +111,7 @@ class SipFaxdTest(unittest.TestCase):
             lambda: self.check_fax(pair.b, b3, pair.a, a3, "mixed_orientation.pdf", 3, transport),
         ]
 
-    def pairs_test(self, modes, capture_first=False):
+    def pairs_test(self, modes, capture_first=False, env=None):
         """modes: [(t38 of A, t38 of B, transport expected)], all pairs at once. With
         capture_first, the first pair's SIP and media are captured and decoded by tshark
         (returned as a Capture, stopped)."""
@@ -120,7 +120,7 @@ class SipFaxdTest(unittest.TestCase):
         try:
             jobs = []
             for ta, tb, transport in modes:
-                pairs.append(SipPair(ta, tb))
+                pairs.append(SipPair(ta, tb, env=env))
                 jobs += self.pair_jobs(pairs[-1], transport)
             if capture_first:
                 p = pairs[0]
@@ -144,7 +144,16 @@ class SipFaxdTest(unittest.TestCase):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_g711_both_directions(self):
-        self.pairs_test([("off", "off", "audio")])
+        # With a 90 s session timer the 3-page call (about 70 s) is refreshed midway
+        # (re-INVITE at half the interval); the fax goes on undisturbed.
+        capture = os.path.exists(TSHARK) and os.geteuid() == 0
+        cap = self.pairs_test([("off", "off", "audio")], capture_first=capture,
+                              env={"FAXD_SIP_SESSION_EXPIRES": "90"})
+        if cap:
+            invites = cap.text('sip.Method == "INVITE"')
+            self.assertGreaterEqual(cap.count('sip.Method == "INVITE"'), 3, invites)
+            self.assertEqual(cap.count("sip.Status-Code >= 400"), 0,
+                             cap.text("sip.Status-Code >= 400"))
 
     def test_t38_only_and_prefer_both_directions(self):
         # only: the INVITE offers m=image; prefer: G.711 first, then a re-INVITE on the

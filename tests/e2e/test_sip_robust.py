@@ -1,7 +1,8 @@
 """SIP robustness on the wire, with a raw UDP SIP peer written here: INVITEs from a
 source that is no trunk get 403, unknown numbers 404, a broken SDP offer 400, none 488;
-hundreds of malformed datagrams and mutated INVITEs never crash faxd; a call in progress
-is ended with BYE when faxd stops (SIGTERM)."""
+hundreds of malformed datagrams and mutated INVITEs never crash faxd; a call whose media
+never flows is ended by the watchdog with BYE; a call in progress is ended with BYE when
+faxd stops (SIGTERM)."""
 
 import random
 import socket
@@ -68,6 +69,12 @@ class Peer:
                 return text, addr
         return None, None
 
+    def reply_ok(self, req, addr):
+        reply = ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
+                 "CSeq: %s\r\nContent-Length: 0\r\n\r\n") % tuple(
+            header(req, h) for h in ("Via", "From", "To", "Call-ID", "CSeq"))
+        self.s.sendto(reply.encode(), addr)
+
     def close(self):
         self.s.close()
 
@@ -82,7 +89,8 @@ def header(text, name):
 class SipRobustTest(unittest.TestCase):
 
     def test_refusals_fuzz_and_bye_at_shutdown(self):
-        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=5060, inbound="127.0.0.1")])
+        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=5060, inbound="127.0.0.1")],
+                     env={"FAXD_LINE_NO_MEDIA_TIMEOUT": "3"})
         try:
             acct = fx.new_account(number=True)
             num = acct["number"]
@@ -130,6 +138,15 @@ class SipRobustTest(unittest.TestCase):
                 p.invite(fx.sip_port, "+19995550002", sdp=SDP % 40000)
                 self.assertEqual(p.final()[0], 404)  # still answering properly
 
+                # A call whose media never flows: the watchdog ends it with BYE.
+                p.invite(fx.sip_port, num, sdp=SDP % 40000)
+                code, ok = p.final()
+                self.assertEqual(code, 200, fx.stderr_tail())
+                bye, addr = p.recv_request("BYE", timeout=20)
+                self.assertIsNotNone(bye, fx.stderr_tail())
+                self.assertEqual(header(bye, "Call-ID"), header(ok, "Call-ID"))
+                p.reply_ok(bye, addr)
+
                 # A real call to our number: answered with our SDP; then faxd stops and
                 # ends it with BYE.
                 p.invite(fx.sip_port, num, sdp=SDP % 40000)
@@ -141,10 +158,7 @@ class SipRobustTest(unittest.TestCase):
                 bye, addr = p.recv_request("BYE", timeout=10)
                 self.assertIsNotNone(bye, fx.stderr_tail())
                 self.assertEqual(header(bye, "Call-ID"), header(ok, "Call-ID"))
-                reply = ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
-                         "CSeq: %s\r\nContent-Length: 0\r\n\r\n") % tuple(
-                    header(bye, h) for h in ("Via", "From", "To", "Call-ID", "CSeq"))
-                p.s.sendto(reply.encode(), addr)
+                p.reply_ok(bye, addr)
                 fx.proc.wait(15)
                 self.assertEqual(fx.proc.returncode, 0, fx.stderr_tail())
             finally:
