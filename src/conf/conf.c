@@ -165,23 +165,20 @@ static const char *const t38_modes[] = {"off", "prefer", "only", NULL};
 
 /* The _Generic makes a row whose type does not match its struct field fail to compile
  * (no association matches), instead of corrupting memory at run time. */
-#define FIELD(field, ctype)                                                                        \
-    _Generic(((struct fx_conf *)0)->field, ctype : offsetof(struct fx_conf, field))
-#define OPT_STR(nm, field, dflt, allow, chk, hlp)                                                  \
+#define FIELD_OF(T, field, ctype) _Generic(((T *)0)->field, ctype : offsetof(T, field))
+#define STR_ROW(T, nm, field, dflt, allow, chk, hlp)                                               \
     {                                                                                              \
-        .name = nm, .type = CONF_STR, .offset = FIELD(field, char *), .def = dflt,                 \
+        .name = nm, .type = CONF_STR, .offset = FIELD_OF(T, field, char *), .def = dflt,           \
         .allowed = allow, .check = chk, .help = hlp                                                \
     }
-#define OPT_INT(nm, field, dflt, lo, hi, hlp)                                                      \
+#define NUM_ROW(T, kind, nm, field, dflt, lo, hi, hlp)                                             \
     {                                                                                              \
-        .name = nm, .type = CONF_INT, .offset = FIELD(field, int64_t), .def = dflt, .min = lo,     \
+        .name = nm, .type = kind, .offset = FIELD_OF(T, field, int64_t), .def = dflt, .min = lo,   \
         .max = hi, .help = hlp                                                                     \
     }
-#define OPT_SIZE(nm, field, dflt, lo, hi, hlp)                                                     \
-    {                                                                                              \
-        .name = nm, .type = CONF_SIZE, .offset = FIELD(field, int64_t), .def = dflt, .min = lo,    \
-        .max = hi, .help = hlp                                                                     \
-    }
+#define OPT_STR(...) STR_ROW(struct fx_conf, __VA_ARGS__)
+#define OPT_INT(...) NUM_ROW(struct fx_conf, CONF_INT, __VA_ARGS__)
+#define OPT_SIZE(...) NUM_ROW(struct fx_conf, CONF_SIZE, __VA_ARGS__)
 
 /* Rows of one section must be adjacent: fx_conf_dump prints a [section] header
  * whenever the section changes. */
@@ -305,18 +302,8 @@ static const struct conf_option options[] = {
 
 /* The keys of a `[trunk NAME]` section; offsets into struct fx_conf_trunk. Names are
  * "trunk.key"; a trunk's options are set as "trunk.NAME.key". */
-#define TFIELD(field, ctype)                                                                       \
-    _Generic(((struct fx_conf_trunk *)0)->field, ctype : offsetof(struct fx_conf_trunk, field))
-#define TOPT_STR(nm, field, dflt, allow, chk, hlp)                                                 \
-    {                                                                                              \
-        .name = nm, .type = CONF_STR, .offset = TFIELD(field, char *), .def = dflt,                \
-        .allowed = allow, .check = chk, .help = hlp                                                \
-    }
-#define TOPT_INT(nm, field, dflt, lo, hi, hlp)                                                     \
-    {                                                                                              \
-        .name = nm, .type = CONF_INT, .offset = TFIELD(field, int64_t), .def = dflt, .min = lo,    \
-        .max = hi, .help = hlp                                                                     \
-    }
+#define TOPT_STR(...) STR_ROW(struct fx_conf_trunk, __VA_ARGS__)
+#define TOPT_INT(...) NUM_ROW(struct fx_conf_trunk, CONF_INT, __VA_ARGS__)
 static const struct conf_option trunk_options[] = {
     TOPT_STR("trunk.host", host, "127.0.0.1", NULL, &check_host,
              "Proxy/registrar host name or IPv4 address calls are sent to."),

@@ -46,7 +46,7 @@ def trunk_conf(name, **kv):
 class SipFaxd(Faxd):
     """A faxd with SIP on sip_port, media ports of its own and the given trunks."""
 
-    def __init__(self, trunks, sip_port=None, env=None, start=True, realtime=True):
+    def __init__(self, trunks, sip_port=None, env=None, start=True):
         self.sip_port = sip_port or free_udp_port()
         self.rtp_min = free_udp_port(step=1)
         self.trunks_text = "".join(trunks)
@@ -54,7 +54,6 @@ class SipFaxd(Faxd):
             "FAXD_SIP_PORT": str(self.sip_port),
             "FAXD_SIP_RTP_PORT_MIN": str(self.rtp_min),
             "FAXD_SIP_RTP_PORT_MAX": str(self.rtp_min + 400),
-            "FAXD_LINE_LOOPBACK_SPEED": "realtime" if realtime else "accelerated",
             "FAXD_GENERAL_LOG_LEVEL": os.environ.get("FAXD_SIP_LOG", "info"),
         }
         e.update(env or {})
@@ -62,41 +61,9 @@ class SipFaxd(Faxd):
         self.conf_path = os.path.join(self.root, "faxd.conf")
         with open(self.conf_path, "w") as f:
             f.write(self.trunks_text)
+        self.args = ["-c", self.conf_path]
         if start:
             self.start()
-
-    def start(self, timeout=10.0):
-        import subprocess
-        from faxd_harness import FAXD_BIN
-        assert self.proc is None or self.proc.poll() is not None
-        self._stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([FAXD_BIN, "-c", self.conf_path], env=self.env(),
-                                     stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                     stderr=self._stderr)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                self._close_stderr()
-                raise AssertionError("faxd exited %s at start:\n%s" % (
-                    self.proc.returncode, self.stderr_tail()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.proc.kill()
-                self.proc.wait()
-                self._close_stderr()
-                raise AssertionError("faxd did not start:\n%s" % self.stderr_tail())
-            time.sleep(0.05)
-
-    def faxctl_raw(self, *args, timeout=60):
-        import subprocess
-        from faxd_harness import FAXCTL_BIN
-        return subprocess.run([FAXCTL_BIN, "-c", self.conf_path, "--json"] +
-                              [str(a) for a in args], env=self.env(), stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout)
 
 
 def send_doc(tc, fx, acct, to, name="report.pdf"):

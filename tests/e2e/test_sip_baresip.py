@@ -11,11 +11,12 @@ import time
 import unittest
 
 from faxd_harness import main
-from sip_harness import Baresip, SipFaxd, trunk_conf, wait_fax, write_wav, send_doc
+from sip_harness import BARESIP, Baresip, SipFaxd, send_doc, trunk_conf, wait_fax, write_wav
 
 ROOT_TMP = os.environ.get("FAXD_SIP_TMP") or None
 
 
+@unittest.skipUnless(os.path.exists(BARESIP), "baresip is needed (scripts/install-deps.sh)")
 class BaresipTest(unittest.TestCase):
 
     def assertJson(self, r, status=200, model=None):

@@ -12,7 +12,7 @@ import tempfile
 
 from sip_harness import (Capture, SipFaxd, TSHARK, free_udp_port, send_doc, trunk_conf,
                          wait_fax, wait_inbox)
-from test_fax_flow import HEADER_ROWS, tiff_pages
+from test_fax_flow import assert_same_pages
 
 
 class SipPair:
@@ -68,16 +68,8 @@ class SipFaxdTest(unittest.TestCase):
                          ("incoming", "success", pages))
         self.assertEqual(got["from"], sacct["number"])
         self.assertEqual(got["to"], dacct["number"])
-        sp = tiff_pages(download(self, src, sacct["token"], sent["id"]))
-        rp = tiff_pages(download(self, dst, dacct["token"], got["id"]))
-        self.assertEqual((len(sp), len(rp)), (pages, pages))
-        for i, ((sw, sh, srows), (rw, rh, rrows)) in enumerate(zip(sp, rp)):
-            self.assertEqual(sw, rw, "page %d width" % i)
-            extra = rh - sh
-            self.assertGreaterEqual(extra, 0, "page %d: received page shorter" % i)
-            body = rrows[extra:] if extra else rrows
-            first = HEADER_ROWS if not extra else 0
-            self.assertEqual(body[first:], srows[first:], "page %d differs" % i)
+        assert_same_pages(self, download(self, src, sacct["token"], sent["id"]),
+                          download(self, dst, dacct["token"], got["id"]), pages)
         with dst.db() as c:
             row = c.execute("SELECT transport, line FROM attempts WHERE fax_id = ?",
                             (got["id"],)).fetchone()
