@@ -18,10 +18,11 @@ from test_fax_flow import assert_same_pages
 class SipPair:
     """faxd A (numbers +1202…) and faxd B (numbers +1303…) trunked to each other."""
 
-    def __init__(self, t38_a="off", t38_b="off", env=None):
+    def __init__(self, t38_a="off", t38_b="off", env=None, transport_a="udp"):
         pa, pb = free_udp_port(), free_udp_port()
         self.a = SipFaxd([trunk_conf("to-b", host="127.0.0.1", port=pb, prefixes="+1303",
-                                     t38=t38_a)], sip_port=pa, env=env)
+                                     t38=t38_a, transport=transport_a, display_name="Fax A",
+                                     pai="+12025550000")], sip_port=pa, env=env)
         try:
             self.b = SipFaxd([trunk_conf("to-a", host="127.0.0.1", port=pa, prefixes="+1202",
                                          t38=t38_b)], sip_port=pb, env=env)
@@ -103,7 +104,7 @@ class SipFaxdTest(unittest.TestCase):
             lambda: self.check_fax(pair.b, b3, pair.a, a3, "mixed_orientation.pdf", 3, transport),
         ]
 
-    def pairs_test(self, modes, capture_first=False, env=None):
+    def pairs_test(self, modes, capture_first=False, env=None, transport_a="udp"):
         """modes: [(t38 of A, t38 of B, transport expected)], all pairs at once. With
         capture_first, the first pair's SIP and media are captured and decoded by tshark
         (returned as a Capture, stopped)."""
@@ -112,7 +113,7 @@ class SipFaxdTest(unittest.TestCase):
         try:
             jobs = []
             for ta, tb, transport in modes:
-                pairs.append(SipPair(ta, tb, env=env))
+                pairs.append(SipPair(ta, tb, env=env, transport_a=transport_a))
                 jobs += self.pair_jobs(pairs[-1], transport)
             if capture_first:
                 p = pairs[0]
@@ -139,13 +140,18 @@ class SipFaxdTest(unittest.TestCase):
         # With a 90 s session timer the 3-page call (about 70 s) is refreshed midway
         # (re-INVITE at half the interval); the fax goes on undisturbed.
         capture = os.path.exists(TSHARK) and os.geteuid() == 0
+        # A calls B over TCP (with a display name and P-Asserted-Identity), B calls A
+        # over UDP.
         cap = self.pairs_test([("off", "off", "audio")], capture_first=capture,
-                              env={"FAXD_SIP_SESSION_EXPIRES": "90"})
+                              env={"FAXD_SIP_SESSION_EXPIRES": "90"}, transport_a="tcp")
         if cap:
             invites = cap.text('sip.Method == "INVITE"')
             self.assertGreaterEqual(cap.count('sip.Method == "INVITE"'), 3, invites)
             self.assertEqual(cap.count("sip.Status-Code >= 400"), 0,
                              cap.text("sip.Status-Code >= 400"))
+            self.assertGreaterEqual(cap.count('tcp && sip.Method == "INVITE"'), 1)
+            self.assertGreaterEqual(cap.count('sip.from.display.info contains "Fax A"'), 1)
+            self.assertGreaterEqual(cap.count('sip.P-Asserted-Identity contains "+12025550000"'), 1)
 
     def test_t38_only_and_prefer_both_directions(self):
         # only: the INVITE offers m=image; prefer: G.711 first, then a re-INVITE on the
