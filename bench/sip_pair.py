@@ -47,9 +47,12 @@ def main():
     env = {"FAXD_LINE_CHANNELS": str(n), "FAXD_SIP_MEDIA_THREADS": "2",
            "FAXD_LINE_SANDBOX_PREFIX": ""}
     a = SipFaxd([trunk_conf("to-b", host="127.0.0.1", port=pb, t38=t38, channels=n + 10)],
-                sip_port=pa, env=env)
+                sip_port=pa, env=env, start=False)
     b = SipFaxd([trunk_conf("to-a", host="127.0.0.1", port=pa, t38=t38, channels=n + 10)],
-                sip_port=pb, env=env)
+                sip_port=pb, env=env, start=False)
+    for fx in (a, b):  # two ports per call, and room for ports other programs hold
+        fx.extra_env["FAXD_SIP_RTP_PORT_MAX"] = str(min(65535, fx.rtp_min + 4 * n + 200))
+        fx.start()
     try:
         sender = a.new_account(number=True)
         recv = b.new_account()
