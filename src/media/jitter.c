@@ -89,6 +89,9 @@ void jb_get(struct jb *b, struct jb_out *out)
         b->wait--;
         return;
     }
-    if (!pop(b, out)) return;
-    if (backlog(b) > 2 * b->depth + 2) pop(b, out);
+    if (!pop(b, out)) {
+        out->underrun = true;
+        return;
+    }
+    if (backlog(b) > b->depth + 1) pop(b, out);
 }

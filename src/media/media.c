@@ -76,6 +76,7 @@ struct fx_media_leg {
     uint16_t seq;
     bool first_sent;
     struct jb jb;
+    int paused; /* consecutive ticks the receive side waited for a late frame */
     /* UDPTL */
     uint16_t useq;                 /* next sequence number we send */
     unsigned n_sent;               /* IFPs sent since start (history fill) */
@@ -99,6 +100,7 @@ struct worker {
     int n_legs;
     unsigned rng;
     bool started;
+    struct fx_media_pool_stats st; /* under mu */
 };
 
 struct fx_media {
@@ -231,7 +233,17 @@ static void audio_rx(struct fx_media_leg *l, const struct rx_pkt *pkts, int n)
     struct jb_out o;
     jb_get(&l->jb, &o);
     l->st.rx_lost += (uint64_t)o.lost;
-    if (o.frames == 0) fx_fax_audio_rx(l->fax, NULL, 0); /* before the stream, or late */
+    l->st.rx_underrun += o.underrun;
+    l->st.rx_catchup += o.frames > 1;
+    if (o.frames > 0) {
+        l->paused = 0;
+    } else if (o.underrun && l->paused < JB_MAX_PAUSE) {
+        /* The peer's next frame is late (its sender or our worker stalled): feed nothing,
+         * so the demodulator later sees the signal continue where it stopped. */
+        l->paused++;
+    } else {
+        fx_fax_audio_rx(l->fax, NULL, 0); /* before the stream, or a long silence */
+    }
     for (int i = 0; i < o.frames; i++)
         fx_fax_audio_rx(l->fax, o.data[i], o.len[i]);
 }
@@ -360,10 +372,16 @@ static unsigned leg_tick(struct fx_media_leg *l, struct rx_pkt *pkts)
     return ev;
 }
 
-static void worker_pass(struct worker *w)
+static int64_t mono_us(void);
+
+static void worker_pass(struct worker *w, int64_t late_us)
 {
     struct rx_pkt *pkts = rx_scratch();
+    int64_t t0 = mono_us();
     pthread_mutex_lock(&w->mu);
+    w->st.passes++;
+    if (late_us > w->m->tick_us) w->st.late_passes++;
+    if (late_us > w->st.max_late_us) w->st.max_late_us = late_us;
     for (struct fx_media_leg *l = w->legs; l; l = l->next) {
         pthread_mutex_lock(&l->mu);
         unsigned ev = leg_tick(l, pkts);
@@ -371,6 +389,8 @@ static void worker_pass(struct worker *w)
         for (int e = FX_MEDIA_EV_FAX_TONE; e <= FX_MEDIA_EV_DONE; e++)
             if ((ev & (1u << e)) && l->cb) l->cb(l, (enum fx_media_event)e, l->cb_arg);
     }
+    int64_t took = mono_us() - t0;
+    if (took > w->st.max_pass_us) w->st.max_pass_us = took;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -391,8 +411,8 @@ static void *worker_main(void *arg)
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
         }
         int64_t now = mono_us();
+        worker_pass(w, now - due);
         if (now - due > 1000000) due = now; /* far behind: restart the grid, no burst */
-        worker_pass(w);
     }
     free(rx_scratch());
     return NULL;
@@ -480,6 +500,20 @@ void fx_media_free(struct fx_media *m)
     if (m->workers) pthread_mutex_destroy(&m->port_mu);
     free(m->workers);
     free(m);
+}
+
+void fx_media_pool_stats(struct fx_media *m, struct fx_media_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; m && i < m->n_workers; i++) {
+        struct worker *w = &m->workers[i];
+        pthread_mutex_lock(&w->mu);
+        out->passes += w->st.passes;
+        out->late_passes += w->st.late_passes;
+        if (w->st.max_late_us > out->max_late_us) out->max_late_us = w->st.max_late_us;
+        if (w->st.max_pass_us > out->max_pass_us) out->max_pass_us = w->st.max_pass_us;
+        pthread_mutex_unlock(&w->mu);
+    }
 }
 
 /* ---- legs ---------------------------------------------------------------------- */
@@ -605,6 +639,7 @@ static void transport_reset(struct fx_media_leg *l, const struct fx_media_peer *
     fx_random_bytes(&l->ts, sizeof l->ts);
     l->first_sent = false;
     jb_init(&l->jb, l->m->jitter_frames);
+    l->paused = 0;
     l->useq = 0;
     l->n_sent = 0;
     l->rx_started = false;

@@ -117,8 +117,18 @@ struct fx_media_stats {
     uint64_t rx_late, rx_duplicate; /* dropped by the jitter buffer / UDPTL sequence */
     uint64_t rx_recovered;   /* IFPs rebuilt from UDPTL redundancy */
     uint64_t rx_lost;        /* audio frames filled in / IFPs never received */
+    uint64_t rx_underrun;    /* audio ticks with nothing to play (the peer's packet late) */
+    uint64_t rx_catchup;     /* audio ticks that played two frames to shrink a backlog */
 };
 void fx_media_leg_stats(struct fx_media_leg *leg, struct fx_media_stats *out);
+
+/* The pool's timing since fx_media_new: passes (ticks of a worker over all its legs), how
+ * many started more than one tick late, the worst lateness, and the longest pass. */
+struct fx_media_pool_stats {
+    uint64_t passes, late_passes;
+    int64_t max_late_us, max_pass_us;
+};
+void fx_media_pool_stats(struct fx_media *m, struct fx_media_pool_stats *out);
 
 /* Stops ticking the leg, closes its sockets and frees it (ending a running session as a
  * hang-up, without EV_DONE). Any time, from any thread but a worker. NULL is a no-op. */

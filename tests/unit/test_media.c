@@ -437,12 +437,22 @@ static void test_jitter(void)
     }
     CHECK(jb_put(&b, 7, 101, p, 160) == JB_PUT_LATE);
     jb_get(&b, &o);
-    CHECK(o.frames == 0); /* nothing newer buffered: hold, not loss */
+    CHECK(o.frames == 0 && o.underrun); /* nothing newer buffered: hold, not loss */
     CHECK(jb_put(&b, 7, 104, p, 160) == JB_PUT_OK); /* 103 lost */
     jb_get(&b, &o);
     CHECK(o.frames == 1 && o.data[0] == NULL && o.lost == 1);
     jb_get(&b, &o);
     CHECK(o.frames == 1 && o.data[0] != NULL);
+    /* A burst after a stall: two frames a tick until the backlog is depth + 1 again. */
+    for (int s = 105; s < 115; s++)
+        CHECK(jb_put(&b, 7, (uint16_t)s, p, 160) == JB_PUT_OK);
+    int ticks = 0, played = 0;
+    for (; played < 10 && ticks < 20; ticks++) {
+        jb_get(&b, &o);
+        played += o.frames;
+        CHECK(o.lost == 0);
+    }
+    CHECK(played == 10 && ticks < 10);
 }
 
 static void test_config(void)
