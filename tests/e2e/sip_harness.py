@@ -184,13 +184,16 @@ TSHARK = "/usr/bin/tshark"
 
 
 class Capture:
-    """Captures UDP and TCP on lo for the given ports and port ranges into a pcapng file."""
+    """Captures UDP on lo for the given ports and port ranges, and TCP for the ports,
+    into a pcapng file."""
 
     def __init__(self, root, ports=(), ranges=()):
         import subprocess
         self.path = os.path.join(root, "capture.pcapng")
         parts = ["port %d" % p for p in ports] + ["portrange %d-%d" % r for r in ranges]
-        filt = "(udp or tcp) and (%s)" % " or ".join(parts)
+        sip = " or ".join("port %d" % p for p in ports)
+        # Media is UDP; TCP only on the SIP ports (other programs' TCP may use the range).
+        filt = "(udp and (%s)) or (tcp and (%s))" % (" or ".join(parts), sip)
         self.err_path = os.path.join(root, "tshark.stderr")
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen([TSHARK, "-i", "lo", "-f", filt, "-w", self.path, "-q"],
