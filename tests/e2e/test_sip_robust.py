@@ -1,4 +1,6 @@
-"""SIP robustness on the wire, with a raw UDP SIP peer written here: INVITEs from a
+"""SIP robustness on the wire, with a raw UDP SIP peer written here: a trunk where
+nothing listens fails over to the next trunk (and shows as the trunk's last error);
+INVITEs from a
 source that is no trunk get 403, unknown numbers 404, a broken SDP offer 400, none 488;
 hundreds of malformed datagrams and mutated INVITEs never crash faxd; a call whose media
 never flows is ended by the watchdog with BYE; a call in progress is ended with BYE when
@@ -11,7 +13,7 @@ import unittest
 import uuid
 
 from faxd_harness import main
-from sip_harness import SipFaxd, trunk_conf
+from sip_harness import SipFaxd, free_udp_port, send_doc, trunk_conf, wait_fax
 
 SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio %d RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\n")
@@ -69,11 +71,18 @@ class Peer:
                 return text, addr
         return None, None
 
-    def reply_ok(self, req, addr):
-        reply = ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
-                 "CSeq: %s\r\nContent-Length: 0\r\n\r\n") % tuple(
-            header(req, h) for h in ("Via", "From", "To", "Call-ID", "CSeq"))
+    def reply(self, req, addr, status):
+        to = header(req, "To")
+        if ";tag=" not in to:
+            to += ";tag=" + uuid.uuid4().hex[:8]
+        reply = ("SIP/2.0 %s\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
+                 "CSeq: %s\r\nContent-Length: 0\r\n\r\n") % (
+            status, header(req, "Via"), header(req, "From"), to, header(req, "Call-ID"),
+            header(req, "CSeq"))
         self.s.sendto(reply.encode(), addr)
+
+    def reply_ok(self, req, addr):
+        self.reply(req, addr, "200 OK")
 
     def close(self):
         self.s.close()
@@ -88,15 +97,34 @@ def header(text, name):
 
 class SipRobustTest(unittest.TestCase):
 
+    def assertJson(self, r, status=200, model=None):
+        self.assertEqual(r.status, status, r)
+        return r.json()
+
     def test_refusals_fuzz_and_bye_at_shutdown(self):
-        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=5060, inbound="127.0.0.1")],
+        p = Peer()
+        stranger = Peer("127.0.0.2")
+        # +1999…: a trunk where nothing listens (the INVITE meets an ICMP port
+        # unreachable: faxd's own 503), then one that answers busy: the fax fails over.
+        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=5060, inbound="127.0.0.1"),
+                      trunk_conf("dead", host="127.0.0.1", port=free_udp_port(),
+                                 prefixes="+1999"),
+                      trunk_conf("busy", host="127.0.0.1", port=p.port, prefixes="+1999")],
                      env={"FAXD_LINE_NO_MEDIA_TIMEOUT": "3"})
         try:
             acct = fx.new_account(number=True)
             num = acct["number"]
-            p = Peer()
-            stranger = Peer("127.0.0.2")
             try:
+                fid = send_doc(self, fx, acct, "+19995550123", name="letter_a4.pdf")["+19995550123"]
+                inv, addr = p.recv_request("INVITE", timeout=30)
+                self.assertIsNotNone(inv, fx.stderr_tail())
+                p.reply(inv, addr, "486 Busy Here")
+                rec = wait_fax(self, fx, acct["token"], fid, timeout=30)
+                self.assertEqual(rec["status"], "failed_user_busy", fx.stderr_tail())
+                trunks = {t["name"]: t for t in fx.faxctl("trunk", "list")["trunks"]}
+                self.assertIn("no answer from 127.0.0.1", trunks["dead"]["last_error"])
+                self.assertEqual(trunks["busy"]["last_error"], "")
+
                 stranger.invite(fx.sip_port, num, sdp=SDP % 40000)
                 self.assertEqual(stranger.final()[0], 403)
                 p.invite(fx.sip_port, "+19995550000", sdp=SDP % 40000)
