@@ -210,12 +210,14 @@ static void call_done(struct fx_sip_call *c)
     fx_info("sip call ended trunk=%s to=%s code=%d q850=%d local=%d cancelled=%d bye=%d %s",
             s->trunks[c->trunk].cf->name, c->to, ev.code, ev.q850, ev.local, ev.cancelled,
             ev.remote_bye, ev.reason);
-    emit(c, &ev);
+    /* The channel is free before the owner hears of the end, so its next call (a
+     * failover, the next fax) finds it free. */
     pthread_mutex_lock(&s->mu);
     if (c->counted) s->trunks[c->trunk].in_use--;
     c->counted = false;
     s->state_dirty = true;
     pthread_mutex_unlock(&s->mu);
+    emit(c, &ev);
     if (c->nh) {
         nua_handle_bind(c->nh, NULL);
         nua_handle_destroy(c->nh);
