@@ -78,7 +78,8 @@ struct fx_sip_call {
     nua_handle_t *nh;
     enum call_state st;
     bool got_response, cancelled, auth_tried, reinvite, remote_bye, auth_failed, ended;
-    int64_t ring_deadline;
+    bool glare_retried;
+    int64_t ring_deadline, t38_retry_at;
     int local_port, final_code, q850;
     char reason[96];
     bool t38_first;
@@ -409,6 +410,14 @@ static void reinvite_answered(struct fx_sip_call *c, int status, const sip_t *si
         fx_sdp_pick_t38(&ans, &m, NULL)) {
         c->media = m;
         emit_kind(c, FX_SIP_EV_MEDIA);
+        return;
+    }
+    if (status == 491 && !c->glare_retried) {
+        /* Both ends re-INVITEd at once (glare): try once more after RFC 3261's wait,
+         * shorter for the side that did not place the call, so the two do not meet
+         * again; the far end's own re-INVITE may well come first. */
+        c->glare_retried = true;
+        c->t38_retry_at = now_ms() + (c->incoming ? 1000 : 2500);
         return;
     }
     fx_info("sip t38 refused to=%s status=%d", c->to, status);
@@ -828,6 +837,10 @@ static void on_tick(struct fx_sip *s, su_timer_t *t, struct fx_sip *arg)
     int64_t now = now_ms();
     for (struct fx_sip_call *c = s->calls, *next; c; c = next) {
         next = c->next;
+        if (c->t38_retry_at && now >= c->t38_retry_at) {
+            c->t38_retry_at = 0;
+            run_t38(c); /* nothing to do if the far end's switch came meanwhile */
+        }
         if (c->st == ST_CALLING && now >= c->ring_deadline) {
             fx_info("sip ring timeout to=%s", c->to);
             if (c->incoming) snprintf(c->reason, sizeof c->reason, "not answered by faxd");
