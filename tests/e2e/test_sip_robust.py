@@ -6,8 +6,12 @@ hundreds of malformed datagrams and mutated INVITEs never crash faxd; a call who
 never flows is ended by the watchdog with BYE; a call in progress is ended with BYE when
 faxd stops (SIGTERM)."""
 
+import audioop
+import math
 import random
+import re
 import socket
+import struct
 import time
 import unittest
 import uuid
@@ -71,15 +75,20 @@ class Peer:
                 return text, addr
         return None, None
 
-    def reply(self, req, addr, status):
+    def reply(self, req, addr, status, sdp=""):
         to = header(req, "To")
         if ";tag=" not in to:
             to += ";tag=" + uuid.uuid4().hex[:8]
+        self.last_to = to
         reply = ("SIP/2.0 %s\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
-                 "CSeq: %s\r\nContent-Length: 0\r\n\r\n") % (
+                 "CSeq: %s\r\nContact: <sip:peer@%s:%d>\r\n%sContent-Length: %d\r\n\r\n%s") % (
             status, header(req, "Via"), header(req, "From"), to, header(req, "Call-ID"),
-            header(req, "CSeq"))
+            header(req, "CSeq"), self.ip, self.port,
+            "Content-Type: application/sdp\r\n" if sdp else "", len(sdp), sdp)
         self.s.sendto(reply.encode(), addr)
+
+    def reply_sdp(self, req, addr, status, sdp):
+        self.reply(req, addr, status, sdp)
 
     def reply_ok(self, req, addr):
         self.reply(req, addr, "200 OK")
@@ -193,6 +202,69 @@ class SipRobustTest(unittest.TestCase):
                 p.close()
                 stranger.close()
         finally:
+            fx.close()
+
+    def test_t38_refused_with_image_port_zero_stays_g711(self):
+        """Our T.38 re-INVITE answered 200 with m=image 0 (the refusal baresip and many
+        PBXs send instead of 488): the call goes on in G.711."""
+        p = Peer()
+        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=p.port, t38="prefer")])
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(("127.0.0.1", 0))
+        try:
+            acct = fx.new_account(number=True)
+            fid = send_doc(self, fx, acct, "+14155550199", name="letter_a4.pdf")["+14155550199"]
+            inv, addr = p.recv_request("INVITE", timeout=30)
+            self.assertIsNotNone(inv, fx.stderr_tail())
+            media_port = int(re.search(r"m=audio (\d+) ", inv).group(1))
+            answer = SDP.replace("8 0", "8") % rtp.getsockname()[1]
+            p.reply_sdp(inv, addr, "200 OK", answer)
+            # Play a fax answer tone (CED, 2100 Hz) as A-law RTP: faxd hears fax tones
+            # and asks for T.38.
+            tone = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 2100 * i / 8000)))
+                            for i in range(160 * 250))
+            alaw = audioop.lin2alaw(tone, 2)
+            reinvite = None
+            p.s.settimeout(0.001)
+            for k in range(250):
+                hdr = struct.pack("!BBHII", 0x80, 8, k, k * 160, 0x1234)
+                rtp.sendto(hdr + alaw[k * 160:(k + 1) * 160], ("127.0.0.1", media_port))
+                try:
+                    data, a2 = p.s.recvfrom(65536)
+                    text = data.decode("utf-8", "replace")
+                    if text.startswith("INVITE ") and "m=image" in text:
+                        reinvite = (text, a2)
+                        break
+                except socket.timeout:
+                    pass
+                time.sleep(0.02)
+            p.s.settimeout(5)
+            if reinvite is None:
+                reinvite = p.recv_request("INVITE", timeout=10)
+            self.assertIsNotNone(reinvite[0], fx.stderr_tail())
+            self.assertIn("m=image", reinvite[0])
+            refused = SDP.replace("8 0", "8") % rtp.getsockname()[1] + "m=image 0 udptl t38\r\n"
+            p.reply_sdp(reinvite[0], reinvite[1], "200 OK", refused)
+            deadline = time.monotonic() + 10
+            while "sip t38 refused to=+14155550199 status=200" not in fx.stderr_text():
+                self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
+                time.sleep(0.2)
+            self.assertIn("staying in G.711 to=+14155550199", fx.stderr_text())
+            # The far end hangs up: the attempt is recorded as a G.711 call.
+            bye = ("BYE sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
+                   "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\n"
+                   "Content-Length: 0\r\n\r\n") % (
+                fx.sip_port, p.port, uuid.uuid4().hex[:10], p.last_to, header(inv, "From"),
+                header(inv, "Call-ID"))
+            p.s.sendto(bye.encode(), ("127.0.0.1", fx.sip_port))
+            rec = wait_fax(self, fx, acct["token"], fid, timeout=60)
+            self.assertNotEqual(rec["status"], "success")
+            with fx.db() as c:
+                row = c.execute("SELECT transport FROM attempts WHERE fax_id = ?", (fid,)).fetchone()
+            self.assertEqual(row["transport"], "audio")
+        finally:
+            rtp.close()
+            p.close()
             fx.close()
 
 
