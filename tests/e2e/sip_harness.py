@@ -184,16 +184,20 @@ TSHARK = "/usr/bin/tshark"
 
 
 class Capture:
-    """Captures UDP on lo for the given ports and port ranges, and TCP for the ports,
-    into a pcapng file."""
+    """Captures on lo into a pcapng file: SIP on the given ports, and UDP media sent
+    from a port of the given ranges to a port of the ranges."""
 
     def __init__(self, root, ports=(), ranges=()):
         import subprocess
         self.path = os.path.join(root, "capture.pcapng")
-        parts = ["port %d" % p for p in ports] + ["portrange %d-%d" % r for r in ranges]
         sip = " or ".join("port %d" % p for p in ports)
-        # Media is UDP; TCP only on the SIP ports (other programs' TCP may use the range).
-        filt = "(udp and (%s)) or (tcp and (%s))" % (" or ".join(parts), sip)
+        src = " or ".join("src portrange %d-%d" % r for r in ranges)
+        dst = " or ".join("dst portrange %d-%d" % r for r in ranges)
+        # SIP on its ports (UDP or TCP); media only between two ports of the ranges, so
+        # other programs' packets that merely reach a port in a range are left out.
+        filt = "((udp or tcp) and (%s))" % sip
+        if ranges:
+            filt += " or (udp and (%s) and (%s))" % (src, dst)
         self.err_path = os.path.join(root, "tshark.stderr")
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen([TSHARK, "-i", "lo", "-f", filt, "-w", self.path, "-q"],
