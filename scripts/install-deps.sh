@@ -4,7 +4,8 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config ca-certificates curl python3 sqlite3
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libtiff-dev libmagic-dev
-libcairo2-dev libpango1.0-dev libspandsp-dev libcurl4-openssl-dev
+libcairo2-dev libpango1.0-dev libspandsp-dev libcurl4-openssl-dev libsofia-sip-ua-dev
+baresip-core kamailio tshark
 ghostscript mupdf-tools qpdf libreoffice-core-nogui libreoffice-writer-nogui
 libreoffice-calc-nogui python3-uno
 fonts-liberation fonts-liberation2 fonts-dejavu-core fonts-wqy-microhei

@@ -108,7 +108,8 @@ static int run(const struct fx_conf *conf)
     /* Once before anything is served, so a restart never shows what it should expire. */
     housekeeping(conf, store, false);
     if ((e = fx_queue_start(conf, store, &queue))) {
-        fprintf(stderr, "faxd: cannot start the converter workers (%s)\n", fx_err_code(e));
+        fprintf(stderr, "faxd: cannot start the converter workers or the lines (%s)\n",
+                fx_err_code(e));
         fx_store_close(store);
         return 1;
     }

@@ -11,6 +11,7 @@
 #include "conf/conf.h"
 #include "convert/convert.h"
 #include "core/core.h"
+#include "sip/sip.h"
 #include "store/store.h"
 
 static bool json_out;
@@ -37,7 +38,9 @@ static void usage(void)
         "  fax import --account UID --file FAX.tiff --from NUM --to NUM\n"
         "             [--direction incoming|outgoing] [--pages N]\n"
         "  demo       create (once) a demo account with a number; print a new token and\n"
-        "             a new web password\n",
+        "             a new web password\n"
+        "  trunk list the configured SIP trunks and their live state (registered, channels\n"
+        "             in use, last error) as the running faxd last wrote it\n",
         stderr);
 }
 
@@ -475,6 +478,59 @@ static int blocklist(struct fx_store *s, const char *verb, int argc, char **argv
     return 0;
 }
 
+/* The state line of trunk `name` in the file faxd's SIP thread keeps current
+ * ("name\tregistered\tin_use/channels\tlast_error"). */
+static bool trunk_state(const char *text, const char *name, char reg[8], char chans[32],
+                        char err[128])
+{
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        char n[64];
+        if (sscanf(l, "%63[^\t]\t%7[^\t]\t%31[^\t]\t%127[^\n]", n, reg, chans, err) == 4 &&
+            !strcmp(n, name))
+            return true;
+    }
+    return false;
+}
+
+static int trunk_list(void)
+{
+    char path[4200], text[8192] = "";
+    snprintf(path, sizeof path, "%s/trunks.state", g_conf->data_dir);
+    bool running = fx_sip_state_read(path, text, sizeof text) == FX_OK;
+    if (json_out) printf("{\"running\": %s, \"trunks\": [", running ? "true" : "false");
+    for (int i = 0; i < g_conf->n_trunks; i++) {
+        const struct fx_conf_trunk *t = &g_conf->trunks[i];
+        char reg[8] = "?", chans[32] = "?", err[128] = "-";
+        bool live = running && trunk_state(text, t->name, reg, chans, err);
+        if (!json_out) {
+            printf("%-16s %s:%lld/%s prefixes=%s t38=%s registered=%s channels=%s "
+                   "last_error=%s\n", t->name, t->host, (long long)t->port, t->transport,
+                   t->prefixes[0] ? t->prefixes : "*", t->t38, live ? reg : "?",
+                   live ? chans : "?", live ? err : "-");
+            continue;
+        }
+        printf("%s{\"name\": ", i ? ", " : "");
+        jstr(t->name);
+        printf(", \"host\": ");
+        jstr(t->host);
+        printf(", \"port\": %lld, \"transport\": ", (long long)t->port);
+        jstr(t->transport);
+        printf(", \"prefixes\": ");
+        jstr(t->prefixes);
+        printf(", \"t38\": ");
+        jstr(t->t38);
+        printf(", \"registered\": ");
+        jstr(live ? reg : "unknown");
+        printf(", \"channels\": ");
+        jstr(live ? chans : "");
+        printf(", \"last_error\": ");
+        jstr(live && strcmp(err, "-") ? err : "");
+        printf("}");
+    }
+    if (json_out) puts("]}");
+    return 0;
+}
+
 static int dispatch(struct fx_store *s, int argc, char **argv)
 {
     if (argc < 1) return usage(), 2;
@@ -494,6 +550,7 @@ static int dispatch(struct fx_store *s, int argc, char **argv)
     if (!strcmp(a, "fax") && !strcmp(b, "import")) return fax_import(s, rest, r);
     if (!strcmp(a, "blocklist")) return blocklist(s, b, rest, r);
     if (!strcmp(a, "demo")) return demo(s);
+    if (!strcmp(a, "trunk") && !strcmp(b, "list")) return trunk_list();
     usage();
     return 2;
 }

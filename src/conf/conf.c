@@ -92,6 +92,72 @@ static bool is_rates(const char *v)
 static const struct conf_check check_rates = {is_rates,
                                               "comma-separated +PREFIX:MULTIPLIER or "
                                               "+PREFIX:refuse entries"};
+static bool is_ipv4_or_empty(const char *v)
+{
+    return !v[0] || is_ipv4(v);
+}
+
+static bool is_token(const char *v)
+{
+    if (!v[0]) return false;
+    for (; *v; v++)
+        if (!isalnum((unsigned char)*v) && !strchr("-._/+", *v)) return false;
+    return true;
+}
+
+static bool is_host(const char *v)
+{
+    if (!v[0] || strlen(v) > 200) return false;
+    for (; *v; v++)
+        if (!isalnum((unsigned char)*v) && !strchr("-._", *v)) return false;
+    return true;
+}
+
+/* "+1,+44" or "" (every number): the destinations a trunk serves. */
+static bool is_prefixes(const char *v)
+{
+    for (const char *p = v; *p; p++)
+        if (!isdigit((unsigned char)*p) && *p != '+' && *p != ',') return false;
+    return true;
+}
+
+/* "pcma,pcmu": the G.711 laws offered, in order. */
+static bool is_codecs(const char *v)
+{
+    char buf[64];
+    if (!fx_strlcpy(buf, v, sizeof buf) || !buf[0]) return false;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (strcmp(t, "pcma") && strcmp(t, "pcmu")) return false;
+    return true;
+}
+
+/* "127.0.0.1,10.0.0.0/8": IPv4 addresses or networks, or "". */
+static bool is_networks(const char *v)
+{
+    char buf[512];
+    if (!fx_strlcpy(buf, v, sizeof buf)) return false;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *slash = strchr(t, '/');
+        if (slash) {
+            *slash = 0;
+            char *end;
+            long bits = strtol(slash + 1, &end, 10);
+            if (*end || end == slash + 1 || bits < 0 || bits > 32) return false;
+        }
+        if (!is_ipv4(t)) return false;
+    }
+    return true;
+}
+
+static const struct conf_check check_ipv4_or_empty = {is_ipv4_or_empty, "empty or an IPv4 address"};
+static const struct conf_check check_token = {is_token, "a word of letters, digits, -._/+"};
+static const struct conf_check check_host = {is_host, "a host name or IPv4 address"};
+static const struct conf_check check_prefixes = {is_prefixes, "comma-separated +PREFIX entries"};
+static const struct conf_check check_codecs = {is_codecs, "pcma, pcmu or both, comma-separated"};
+static const struct conf_check check_networks = {is_networks,
+                                                 "comma-separated IPv4 addresses or networks"};
 static const struct conf_check check_nonempty = {is_nonempty, "a non-empty path"};
 static const struct conf_check check_ipv4 = {is_ipv4, "an IPv4 address"};
 static const struct conf_check check_country = {is_country_code, "1 to 3 digits"};
@@ -105,26 +171,25 @@ static const char *const resolutions[] = {"fine", "normal", NULL};
 static const char *const speeds[] = {"accelerated", "realtime", NULL};
 static const char *const transports[] = {"audio", "t38", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
+static const char *const sip_transports[] = {"udp", "tcp", NULL};
+static const char *const t38_modes[] = {"off", "prefer", "only", NULL};
 
 /* The _Generic makes a row whose type does not match its struct field fail to compile
  * (no association matches), instead of corrupting memory at run time. */
-#define FIELD(field, ctype)                                                                        \
-    _Generic(((struct fx_conf *)0)->field, ctype : offsetof(struct fx_conf, field))
-#define OPT_STR(nm, field, dflt, allow, chk, hlp)                                                  \
+#define FIELD_OF(T, field, ctype) _Generic(((T *)0)->field, ctype : offsetof(T, field))
+#define STR_ROW(T, nm, field, dflt, allow, chk, hlp)                                               \
     {                                                                                              \
-        .name = nm, .type = CONF_STR, .offset = FIELD(field, char *), .def = dflt,                 \
+        .name = nm, .type = CONF_STR, .offset = FIELD_OF(T, field, char *), .def = dflt,           \
         .allowed = allow, .check = chk, .help = hlp                                                \
     }
-#define OPT_INT(nm, field, dflt, lo, hi, hlp)                                                      \
+#define NUM_ROW(T, kind, nm, field, dflt, lo, hi, hlp)                                             \
     {                                                                                              \
-        .name = nm, .type = CONF_INT, .offset = FIELD(field, int64_t), .def = dflt, .min = lo,     \
+        .name = nm, .type = kind, .offset = FIELD_OF(T, field, int64_t), .def = dflt, .min = lo,   \
         .max = hi, .help = hlp                                                                     \
     }
-#define OPT_SIZE(nm, field, dflt, lo, hi, hlp)                                                     \
-    {                                                                                              \
-        .name = nm, .type = CONF_SIZE, .offset = FIELD(field, int64_t), .def = dflt, .min = lo,    \
-        .max = hi, .help = hlp                                                                     \
-    }
+#define OPT_STR(...) STR_ROW(struct fx_conf, __VA_ARGS__)
+#define OPT_INT(...) NUM_ROW(struct fx_conf, CONF_INT, __VA_ARGS__)
+#define OPT_SIZE(...) NUM_ROW(struct fx_conf, CONF_SIZE, __VA_ARGS__)
 
 /* Rows of one section must be adjacent: fx_conf_dump prints a [section] header
  * whenever the section changes. */
@@ -217,6 +282,29 @@ static const struct conf_option options[] = {
             "A file every call placed is appended to (time, line, numbers, fax and attempt); "
             "empty = none."),
 
+    OPT_INT("sip.port", sip_port, "0", 0, 65535,
+            "UDP/TCP port the SIP user agent listens on; 0 = no SIP trunks."),
+    OPT_STR("sip.address", sip_address, "127.0.0.1", NULL, &check_ipv4,
+            "IPv4 address SIP and media (RTP/UDPTL) bind to."),
+    OPT_STR("sip.public_address", sip_public_address, "", NULL, &check_ipv4_or_empty,
+            "IPv4 address written in SDP and Contact; empty = sip.address."),
+    OPT_INT("sip.rtp_port_min", sip_rtp_min, "20000", 1024, 65535,
+            "Lowest UDP port for RTP/UDPTL media."),
+    OPT_INT("sip.rtp_port_max", sip_rtp_max, "29999", 1024, 65535,
+            "Highest UDP port for RTP/UDPTL media."),
+    OPT_INT("sip.media_threads", sip_media_threads, "2", 1, 64,
+            "Threads running the 20 ms media clock of SIP calls."),
+    OPT_INT("sip.jitter_ms", sip_jitter_ms, "60", 0, 500,
+            "RTP jitter buffer depth in milliseconds."),
+    OPT_INT("sip.t38_redundancy", sip_t38_redundancy, "3", 0, 7,
+            "Redundant IFP packets carried in each UDPTL datagram."),
+    OPT_INT("sip.ring_timeout", sip_ring_timeout, "60", 5, 600,
+            "Seconds an outgoing call may ring before faxd cancels it."),
+    OPT_INT("sip.session_expires", sip_session_expires, "0", 0, 86400,
+            "Session timer interval asked for on calls (RFC 4028); 0 = none."),
+    OPT_STR("sip.user_agent", sip_user_agent, "faxd", NULL, &check_token,
+            "User-Agent and Server header value."),
+
     OPT_STR("webhook.allow_private", webhook_allow_private, "off", on_off, NULL,
             "Allow webhook targets on loopback, private, link-local or CGNAT addresses: on or off."),
     OPT_INT("webhook.retry_base", webhook_retry_base, "30", 1, 3600,
@@ -229,6 +317,43 @@ static const struct conf_option options[] = {
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
+
+/* The keys of a `[trunk NAME]` section; offsets into struct fx_conf_trunk. Names are
+ * "trunk.key"; a trunk's options are set as "trunk.NAME.key". */
+#define TOPT_STR(...) STR_ROW(struct fx_conf_trunk, __VA_ARGS__)
+#define TOPT_INT(...) NUM_ROW(struct fx_conf_trunk, CONF_INT, __VA_ARGS__)
+static const struct conf_option trunk_options[] = {
+    TOPT_STR("trunk.host", host, "127.0.0.1", NULL, &check_host,
+             "Proxy/registrar host name or IPv4 address calls are sent to."),
+    TOPT_INT("trunk.port", port, "5060", 1, 65535, "Its SIP port."),
+    TOPT_STR("trunk.transport", transport, "udp", sip_transports, NULL, "udp or tcp."),
+    TOPT_STR("trunk.register", registration, "off", on_off, NULL,
+             "on: REGISTER with the trunk and keep the registration refreshed."),
+    TOPT_INT("trunk.register_expires", register_expires, "600", 60, 86400,
+             "Seconds a registration is asked to last (refreshed before it ends)."),
+    TOPT_STR("trunk.username", username, "", NULL, NULL,
+             "Digest user name answering 401/407 challenges; empty = no credentials."),
+    TOPT_STR("trunk.password", password, "", NULL, NULL, "Digest password."),
+    TOPT_STR("trunk.from_user", from_user, "", NULL, NULL,
+             "User part of From on outgoing calls; empty = the fax's sender number."),
+    TOPT_STR("trunk.display_name", display_name, "", NULL, NULL,
+             "Display name of From on outgoing calls; empty = none."),
+    TOPT_STR("trunk.pai", pai, "", NULL, NULL,
+             "User part of P-Asserted-Identity on outgoing calls; empty = no header."),
+    TOPT_INT("trunk.channels", channels, "30", 1, 10000,
+             "Calls (in and out) the trunk carries at once."),
+    TOPT_STR("trunk.codecs", codecs, "pcma,pcmu", NULL, &check_codecs,
+             "G.711 laws offered and accepted, in order of preference."),
+    TOPT_STR("trunk.t38", t38, "prefer", t38_modes, NULL,
+             "T.38: off (G.711 only), prefer (G.711, switch to T.38 on fax tones), only."),
+    TOPT_STR("trunk.number_plus", number_plus, "on", on_off, NULL,
+             "on: called numbers are sent as +E.164; off: without the '+'."),
+    TOPT_STR("trunk.prefixes", prefixes, "", NULL, &check_prefixes,
+             "Destination prefixes this trunk serves, e.g. +1,+44; empty = every number."),
+    TOPT_STR("trunk.inbound", inbound, "", NULL, &check_networks,
+             "Addresses/networks whose INVITEs are accepted as this trunk's; empty = the host's."),
+};
+#define N_TRUNK_OPTIONS (sizeof trunk_options / sizeof trunk_options[0])
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -258,25 +383,27 @@ static void prefix_why(char *why, size_t why_len, const char *where, unsigned li
     free(msg);
 }
 
-static char **str_field(struct fx_conf *c, const struct conf_option *o)
+/* `base` is the struct a table's offsets point into: struct fx_conf for `options`,
+ * one struct fx_conf_trunk for `trunk_options`. */
+static char **str_field(void *base, const struct conf_option *o)
 {
-    return (char **)(void *)((char *)c + o->offset);
+    return (char **)(void *)((char *)base + o->offset);
 }
 
-static int64_t *int_field(struct fx_conf *c, const struct conf_option *o)
+static int64_t *int_field(void *base, const struct conf_option *o)
 {
-    return (int64_t *)(void *)((char *)c + o->offset);
+    return (int64_t *)(void *)((char *)base + o->offset);
 }
 
-static const char *str_value(const struct fx_conf *c, const struct conf_option *o)
+static const char *str_value(const void *base, const struct conf_option *o)
 {
-    const char *v = *(char *const *)(const void *)((const char *)c + o->offset);
+    const char *v = *(char *const *)(const void *)((const char *)base + o->offset);
     return v ? v : "";
 }
 
-static int64_t int_value(const struct fx_conf *c, const struct conf_option *o)
+static int64_t int_value(const void *base, const struct conf_option *o)
 {
-    return *(const int64_t *)(const void *)((const char *)c + o->offset);
+    return *(const int64_t *)(const void *)((const char *)base + o->offset);
 }
 
 static const struct conf_option *find_option(const char *name)
@@ -335,7 +462,7 @@ static enum num_result parse_num(const char *s, bool suffix, int64_t *out)
     return NUM_OK;
 }
 
-static enum fx_err set_num(struct fx_conf *c, const struct conf_option *o, const char *value,
+static enum fx_err set_num(void *c, const struct conf_option *o, const char *value,
                            char *why, size_t why_len)
 {
     int64_t v = 0;
@@ -374,7 +501,7 @@ static void join_allowed(const char *const *allowed, char *buf, size_t len)
     }
 }
 
-static enum fx_err set_str(struct fx_conf *c, const struct conf_option *o, const char *value,
+static enum fx_err set_str(void *c, const struct conf_option *o, const char *value,
                            char *why, size_t why_len)
 {
     /* A control character could not be written back by fx_conf_dump (no escapes in
@@ -409,6 +536,74 @@ static enum fx_err set_str(struct fx_conf *c, const struct conf_option *o, const
     return FX_OK;
 }
 
+static bool trunk_name_ok(const char *n, size_t len)
+{
+    if (len < 1 || len > 31) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)n[i]) && n[i] != '-' && n[i] != '_') return false;
+    return true;
+}
+
+static void trunk_clear(struct fx_conf_trunk *t)
+{
+    for (size_t i = 0; i < N_TRUNK_OPTIONS; i++)
+        if (trunk_options[i].type == CONF_STR) free(*str_field(t, &trunk_options[i]));
+}
+
+/* The trunk called name[0..len), added with its defaults if new. */
+static enum fx_err trunk_get(struct fx_conf *c, const char *name, size_t len,
+                             struct fx_conf_trunk **out, char *why, size_t why_len)
+{
+    if (!trunk_name_ok(name, len)) {
+        set_why(why, why_len, "trunk name \"%.*s\" is not 1-31 letters, digits, - or _",
+                (int)(len > 64 ? 64 : len), name);
+        return FX_ERR_INVALID;
+    }
+    for (int i = 0; i < c->n_trunks; i++)
+        if (strlen(c->trunks[i].name) == len && !strncmp(c->trunks[i].name, name, len)) {
+            *out = &c->trunks[i];
+            return FX_OK;
+        }
+    struct fx_conf_trunk *grown = realloc(c->trunks, sizeof *grown * (size_t)(c->n_trunks + 1));
+    if (!grown) return FX_ERR_NOMEM;
+    c->trunks = grown;
+    struct fx_conf_trunk *t = &grown[c->n_trunks];
+    memset(t, 0, sizeof *t);
+    memcpy(t->name, name, len);
+    c->n_trunks++;
+    for (size_t i = 0; i < N_TRUNK_OPTIONS; i++) {
+        enum fx_err e = trunk_options[i].type == CONF_STR
+                            ? set_str(t, &trunk_options[i], trunk_options[i].def, why, why_len)
+                            : set_num(t, &trunk_options[i], trunk_options[i].def, why, why_len);
+        if (e) return e;
+    }
+    *out = t;
+    return FX_OK;
+}
+
+/* "trunk.NAME.key". */
+static enum fx_err trunk_set(struct fx_conf *c, const char *name, const char *value, char *why,
+                             size_t why_len)
+{
+    const char *tn = name + 6, *dot = strchr(tn, '.');
+    if (!dot) {
+        set_why(why, why_len, "unknown option \"%s\"", name);
+        return FX_ERR_INVALID;
+    }
+    const struct conf_option *o = NULL;
+    for (size_t i = 0; i < N_TRUNK_OPTIONS && !o; i++)
+        if (!strcmp(trunk_options[i].name + 6, dot + 1)) o = &trunk_options[i];
+    if (!o) {
+        set_why(why, why_len, "unknown option \"trunk.%s\"", dot + 1);
+        return FX_ERR_INVALID;
+    }
+    struct fx_conf_trunk *t;
+    enum fx_err e = trunk_get(c, tn, (size_t)(dot - tn), &t, why, why_len);
+    if (e) return e;
+    return o->type == CONF_STR ? set_str(t, o, value, why, why_len)
+                               : set_num(t, o, value, why, why_len);
+}
+
 enum fx_err fx_conf_set(struct fx_conf *c, const char *name, const char *value, char *why,
                         size_t why_len)
 {
@@ -416,6 +611,7 @@ enum fx_err fx_conf_set(struct fx_conf *c, const char *name, const char *value, 
         set_why(why, why_len, "missing option name or value");
         return FX_ERR_INVALID;
     }
+    if (!strncmp(name, "trunk.", 6)) return trunk_set(c, name, value, why, why_len);
     const struct conf_option *o = find_option(name);
     if (!o) {
         set_why(why, why_len, "unknown option \"%s\"", name);
@@ -450,6 +646,16 @@ static enum fx_err parse_section(char *line, char *section, size_t section_size,
     }
     line[n - 1] = '\0';
     char *name = trim(line + 1);
+    if (!strncmp(name, "trunk", 5) && isspace((unsigned char)name[5])) {
+        /* [trunk NAME]: keys below are "trunk.NAME.key". */
+        char *tn = trim(name + 6);
+        if (!trunk_name_ok(tn, strlen(tn))) {
+            set_why(why, why_len, "trunk name \"%s\" is not 1-31 letters, digits, - or _", tn);
+            return FX_ERR_INVALID;
+        }
+        snprintf(section, section_size, "trunk.%s", tn);
+        return FX_OK;
+    }
     if (!section_known(name) || !fx_strlcpy(section, name, section_size)) {
         set_why(why, why_len, "unknown section [%s]", name);
         return FX_ERR_INVALID;
@@ -512,7 +718,7 @@ static enum fx_err load_file(struct fx_conf *c, const char *path, char *why, siz
         return FX_ERR_IO;
     }
     enum fx_err e = FX_OK;
-    char *line = NULL, section[64] = "";
+    char *line = NULL, section[64] = "";  /* "http", or "trunk.NAME" */
     size_t cap = 0;
     unsigned lineno = 0;
     while (getline(&line, &cap, f) >= 0) {
@@ -583,6 +789,11 @@ enum fx_err fx_conf_load(const char *path, struct fx_conf **out, char *why, size
     }
     if (path && (e = load_file(c, path, why, why_len))) goto out;
     if ((e = load_env(c, why, why_len))) goto out;
+    if (c->sip_rtp_min > c->sip_rtp_max) {
+        set_why(why, why_len, "sip.rtp_port_min is above sip.rtp_port_max");
+        e = FX_ERR_INVALID;
+        goto out;
+    }
     *out = c;
     c = NULL;
 out:
@@ -610,6 +821,17 @@ void fx_conf_dump(const struct fx_conf *c, FILE *f)
         else
             fprintf(f, "%s = %" PRId64 "\n", o->name + sl + 1, int_value(c, o));
     }
+    for (int t = 0; t < c->n_trunks; t++) {
+        fprintf(f, "\n[trunk %s]\n", c->trunks[t].name);
+        for (size_t i = 0; i < N_TRUNK_OPTIONS; i++) {
+            const struct conf_option *o = &trunk_options[i];
+            fprintf(f, "# %s\n", o->help);
+            if (o->type == CONF_STR)
+                fprintf(f, "%s = \"%s\"\n", o->name + 6, str_value(&c->trunks[t], o));
+            else
+                fprintf(f, "%s = %" PRId64 "\n", o->name + 6, int_value(&c->trunks[t], o));
+        }
+    }
 }
 
 void fx_conf_free(struct fx_conf *c)
@@ -617,5 +839,8 @@ void fx_conf_free(struct fx_conf *c)
     if (!c) return;
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (options[i].type == CONF_STR) free(*str_field(c, &options[i]));
+    for (int t = 0; t < c->n_trunks; t++)
+        trunk_clear(&c->trunks[t]);
+    free(c->trunks);
     free(c);
 }

@@ -13,6 +13,28 @@
 
 #include "core/core.h"
 
+/* One SIP trunk: a `[trunk NAME]` section. Strings owned like fx_conf's. */
+struct fx_conf_trunk {
+    char name[32];           /* the section's NAME: letters, digits, '-', '_' */
+    char *host;              /* trunk.host: proxy/registrar host or IPv4 address (required) */
+    int64_t port;            /* trunk.port */
+    char *transport;         /* trunk.transport: udp | tcp */
+    char *registration;      /* trunk.register: on | off */
+    int64_t register_expires;/* trunk.register_expires: seconds asked for */
+    char *username;          /* trunk.username: digest user ("" = no credentials) */
+    char *password;          /* trunk.password */
+    char *from_user;         /* trunk.from_user: From user part ("" = the fax's number) */
+    char *display_name;      /* trunk.display_name: From display name */
+    char *pai;               /* trunk.pai: P-Asserted-Identity user ("" = none) */
+    int64_t channels;        /* trunk.channels: concurrent calls in and out */
+    char *codecs;            /* trunk.codecs: "pcma,pcmu" in order of preference */
+    char *t38;               /* trunk.t38: off | prefer | only */
+    char *number_plus;       /* trunk.number_plus: on | off: '+' in the called user part */
+    char *prefixes;          /* trunk.prefixes: "+1,+44" or "" = every number */
+    char *inbound;           /* trunk.inbound: addresses/networks allowed to call us */
+    char *digest_inbound;    /* trunk.inbound_auth: on | off: challenge unknown sources */
+};
+
 /* The parsed configuration. Plain values; strings are owned by the struct and freed
  * by fx_conf_free. Every field has exactly one row in conf.c's option table. */
 struct fx_conf {
@@ -61,6 +83,20 @@ struct fx_conf {
     int64_t line_no_media;      /* line.no_media_timeout: seconds */
     int64_t line_max_call;      /* line.max_call: seconds */
     char *line_call_log;        /* line.call_log: file every placed call is appended to */
+    /* [sip] */
+    int64_t sip_port;           /* sip.port: 0 = SIP off */
+    char *sip_address;          /* sip.address: IPv4 address SIP and media bind to */
+    char *sip_public_address;   /* sip.public_address: address written in SDP/Contact ("" = address) */
+    int64_t sip_rtp_min, sip_rtp_max; /* sip.rtp_port_min/max: media ports */
+    int64_t sip_media_threads;  /* sip.media_threads */
+    int64_t sip_jitter_ms;      /* sip.jitter_ms */
+    int64_t sip_t38_redundancy; /* sip.t38_redundancy: copies of each IFP packet */
+    int64_t sip_ring_timeout;   /* sip.ring_timeout: seconds before CANCEL */
+    int64_t sip_session_expires;/* sip.session_expires: session timer, 0 = off */
+    char *sip_user_agent;       /* sip.user_agent */
+    /* [trunk NAME] sections, in file order */
+    struct fx_conf_trunk *trunks;
+    int n_trunks;
     /* [billing] */
     char *billing_enforce;      /* billing.enforce: on | off */
     char *billing_rates;        /* billing.rates: "+PREFIX:MULT,…" ("" = all 1) */
@@ -80,6 +116,7 @@ struct fx_conf {
 enum fx_err fx_conf_load(const char *path, struct fx_conf **out, char *why, size_t why_len);
 
 /* Sets one option by its "section.key" name from text, with full validation.
+ * Trunk options are named "trunk.NAME.key"; the first one names a new trunk.
  * Used by the loader and by tests. On FX_ERR_INVALID (unknown name, bad value) the
  * previous value is kept and why names the option. */
 enum fx_err fx_conf_set(struct fx_conf *c, const char *name, const char *value, char *why,

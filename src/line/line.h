@@ -6,10 +6,14 @@
  * far end that produces one outcome on demand, through the real fax engine. Both run two
  * spandsp sessions back to back over in-memory G.711 frames or T.38 packets, either in
  * real time (20 ms per tick, as on a phone line) or accelerated (as fast as the CPU
- * allows); both run exactly the same fax code. SIP trunks plug in beside it.
+ * allows); both run exactly the same fax code. Other numbers go out over the SIP trunks
+ * (line/sip.c) when [sip] port is set: the first trunk whose prefixes match, failing
+ * over to the next on 503 or a timeout; calls to faxd's numbers from a trunk are
+ * received the same way and delivered through `inbound`.
  *
  * Threads: fx_lines_call runs a whole call on the calling thread (a dialer worker);
- * inbound deliveries are made on that thread too. struct fx_lines is read-only after
+ * loopback inbound deliveries are made on that thread too, SIP ones on a thread per
+ * incoming call (is_local is then called on the SIP thread). struct fx_lines is read-only after
  * creation, so any number of dialer threads share it. */
 #ifndef FX_LINE_H
 #define FX_LINE_H
@@ -17,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conf/conf.h"
 #include "core/core.h"
 #include "fax/fax.h"
 
@@ -32,6 +37,7 @@ enum fx_call_end {
     FX_CALL_TEMPORARY,    /* 500/502/504, Q.850 38/41/42 */
     FX_CALL_CLEARED,      /* the far end cleared before T.30 began */
     FX_CALL_NO_ROUTE,     /* no line reaches the number */
+    FX_CALL_FAILED,       /* any other SIP final response */
     FX_CALL__COUNT
 };
 /* "busy", "no_answer", … for logs and the attempts table. */
@@ -88,6 +94,7 @@ struct fx_lines_cfg {
     int max_call_ms;
     const char *call_log;       /* a file every call placed is appended to (one line,
                                  * written before the call rings); NULL/"" = none */
+    const struct fx_conf *conf; /* [sip] and the trunks (borrowed); NULL = no SIP line */
     fx_line_local_cb is_local;
     fx_line_inbound_cb inbound;
     void *arg;                  /* for both callbacks */
@@ -111,6 +118,11 @@ enum fx_err fx_lines_recover(struct fx_lines *l);
 /* Places a call and runs it to its end on this thread. FX_OK with *out filled whatever
  * the outcome; an fx_err only when faxd itself failed (file, memory). */
 enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx_call_result *out);
+
+/* The SIP outcome table: a failed call's SIP final response (with its Q.850 cause, 0 =
+ * none) as a call end. local: the response was made by faxd's own stack (nothing came
+ * back from the trunk); cancelled: faxd cancelled (ring timeout). */
+enum fx_call_end fx_line_sip_outcome(int code, int q850, bool local, bool cancelled);
 
 /* The sandbox: the 4-digit suffix after line.sandbox_prefix and what it produces. */
 struct fx_sandbox_row {

@@ -15,7 +15,7 @@
 
 #include <stdatomic.h>
 
-#include "line/line.h"
+#include "line/line_priv.h"
 
 static const char *const call_end_names[FX_CALL__COUNT] = {
     [FX_CALL_ANSWERED] = "answered",   [FX_CALL_BUSY] = "busy",
@@ -23,6 +23,7 @@ static const char *const call_end_names[FX_CALL__COUNT] = {
     [FX_CALL_BAD_NUMBER] = "bad_number", [FX_CALL_REFUSED] = "refused",
     [FX_CALL_CONGESTION] = "congestion", [FX_CALL_TEMPORARY] = "temporary_failure",
     [FX_CALL_CLEARED] = "cleared",     [FX_CALL_NO_ROUTE] = "no_route",
+    [FX_CALL_FAILED] = "failed",
 };
 
 const char *fx_call_end_name(enum fx_call_end e)
@@ -86,6 +87,7 @@ struct fx_lines {
     char sandbox_prefix[32];
     char work_dir[4096];
     char call_log[4096];
+    struct fx_sipline *sip; /* NULL: no SIP trunks */
 };
 
 enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out)
@@ -101,6 +103,7 @@ enum fx_err fx_lines_new(const struct fx_lines_cfg *cfg, struct fx_lines **out)
     l->cfg.work_dir = l->work_dir;
     l->cfg.call_log = l->call_log;
     enum fx_err e = fx_mkdirs(l->work_dir);
+    if (!e && cfg->conf && cfg->conf->sip_port) e = fx_sipline_new(&l->cfg, l, &l->sip);
     if (e) {
         free(l);
         return e;
@@ -121,6 +124,9 @@ bool fx_lines_stopping(const struct fx_lines *l)
 
 void fx_lines_free(struct fx_lines *l)
 {
+    if (!l) return;
+    fx_lines_stop(l);
+    fx_sipline_free(l->sip);
     free(l);
 }
 
@@ -309,12 +315,12 @@ static enum fx_err run_answered(struct fx_lines *l, const struct fx_dial *d, enu
 /* ---- the call log and inbound calls cut short ---- */
 
 /* Appends one line for a call about to ring; O_APPEND keeps concurrent lines whole. */
-static void log_call(const struct fx_lines *l, const struct fx_dial *d, const char *line)
+void fx_line_log_call(const struct fx_lines_cfg *cfg, const struct fx_dial *d, const char *line)
 {
-    if (!l->call_log[0]) return;
-    int fd = open(l->call_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (!cfg->call_log || !cfg->call_log[0]) return;
+    int fd = open(cfg->call_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) {
-        fx_warn("line call log cannot be opened path=%s", l->call_log);
+        fx_warn("line call log cannot be opened path=%s", cfg->call_log);
         return;
     }
     char buf[512];
@@ -323,7 +329,7 @@ static void log_call(const struct fx_lines *l, const struct fx_dial *d, const ch
                      d->log_tag ? d->log_tag : "");
     if (n >= (int)sizeof buf) n = (int)sizeof buf - 1, buf[n - 1] = '\n';
     if (n > 0 && write(fd, buf, (size_t)n) != n)
-        fx_warn("line call log write failed path=%s", l->call_log);
+        fx_warn("line call log write failed path=%s", cfg->call_log);
     close(fd);
 }
 
@@ -331,16 +337,17 @@ static void log_call(const struct fx_lines *l, const struct fx_dial *d, const ch
  * rx-<id>.tiff) while the call runs, so that after a crash fx_lines_recover can store
  * the pages that were complete. The receiving session writes each page to the file as
  * it completes. */
-static void meta_path(const struct fx_lines *l, const char *id, const char *ext, char *out,
-                      size_t len)
+void fx_line_rx_path(const struct fx_lines_cfg *cfg, const char *id, const char *ext, char *out,
+                     size_t len)
 {
-    snprintf(out, len, "%s/rx-%s.%s", l->work_dir, id, ext);
+    snprintf(out, len, "%s/rx-%s.%s", cfg->work_dir, id, ext);
 }
 
-static void meta_write(const struct fx_lines *l, const char *id, const struct fx_inbound *in)
+void fx_line_meta_write(const struct fx_lines_cfg *cfg, const char *id,
+                        const struct fx_inbound *in)
 {
     char path[4200];
-    meta_path(l, id, "meta", path, sizeof path);
+    fx_line_rx_path(cfg, id, "meta", path, sizeof path);
     FILE *f = fopen(path, "we");
     if (!f) {
         fx_warn("line cannot write %s", path);
@@ -355,8 +362,8 @@ static void recover_one(struct fx_lines *l, const char *id)
 {
     char meta[4200], tiff[4200], to[64] = "", from[64] = "", transport[8] = "", line[32] = "";
     long long started = 0;
-    meta_path(l, id, "meta", meta, sizeof meta);
-    meta_path(l, id, "tiff", tiff, sizeof tiff);
+    fx_line_rx_path(&l->cfg, id, "meta", meta, sizeof meta);
+    fx_line_rx_path(&l->cfg, id, "tiff", tiff, sizeof tiff);
     FILE *f = fopen(meta, "re");
     /* Fields are one per line; from may be empty. */
     char *field[5] = {to, from, NULL, transport, line}, num[32];
@@ -406,10 +413,10 @@ enum fx_err fx_lines_recover(struct fx_lines *l)
             /* A page file with no description: a sandbox receiver's, nothing to keep —
              * unless its description is still to come in this listing. */
             char meta[4200];
-            meta_path(l, id, "meta", meta, sizeof meta);
+            fx_line_rx_path(&l->cfg, id, "meta", meta, sizeof meta);
             if (access(meta, F_OK) != 0) {
                 char path[4200];
-                meta_path(l, id, "tiff", path, sizeof path);
+                fx_line_rx_path(&l->cfg, id, "tiff", path, sizeof path);
                 unlink(path);
             }
         }
@@ -431,6 +438,8 @@ enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx
         snprintf(out->detail, sizeof out->detail, "faxd is stopping");
         return FX_OK;
     }
+    if (!sb && !local && l->sip && fx_sipline_routes(l->sip, d->to))
+        return fx_sipline_call(l->sip, d, out);
     if (!sb && !local) {
         out->end = FX_CALL_NO_ROUTE;
         snprintf(out->detail, sizeof out->detail, "no line reaches %s", d->to);
@@ -440,20 +449,20 @@ enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx
         out->end = FX_CALL_UNALLOCATED;
         out->sip_code = 404;
         snprintf(out->detail, sizeof out->detail, "sandbox number %s is not assigned", d->to);
-        log_call(l, d, out->line);
+        fx_line_log_call(&l->cfg, d, out->line);
         return FX_OK;
     }
     if (sb && sandbox[row].far == FAR_SETUP) {
         out->end = sandbox[row].end;
         out->sip_code = sandbox[row].sip;
         snprintf(out->detail, sizeof out->detail, "sandbox: %s", fx_sandbox_rows[row].outcome);
-        log_call(l, d, out->line);
+        fx_line_log_call(&l->cfg, d, out->line);
         return FX_OK;
     }
     char rx[4200], meta[4200], id[FX_ID_LEN + 1];
     fx_id_new(id);
-    meta_path(l, id, "tiff", rx, sizeof rx);
-    meta_path(l, id, "meta", meta, sizeof meta);
+    fx_line_rx_path(&l->cfg, id, "tiff", rx, sizeof rx);
+    fx_line_rx_path(&l->cfg, id, "meta", meta, sizeof meta);
     enum far_end far = sb ? sandbox[row].far : FAR_RECEIVER;
     out->sip_code = 200;
     struct fx_fax_result far_res = {0};
@@ -461,8 +470,8 @@ enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx
     struct fx_inbound in = {.id = id, .to = d->to, .from = d->from ? d->from : "",
                             .tiff_path = rx, .fax = &far_res, .transport = out->transport,
                             .line = out->line, .started = fx_clock_now()};
-    if (local) meta_write(l, id, &in);
-    log_call(l, d, out->line);
+    if (local) fx_line_meta_write(&l->cfg, id, &in);
+    fx_line_log_call(&l->cfg, d, out->line);
     enum fx_err e = run_answered(l, d, far, rx, out, &far_res);
     if (!e && local && l->cfg.inbound) l->cfg.inbound(&in, l->cfg.arg);
     unlink(rx);

@@ -70,6 +70,7 @@ struct fx_media_leg {
     struct sockaddr_storage dst;
     socklen_t dst_len;
     bool hungup, done, done_sent, tone_sent;
+    int pages; /* pages the session confirmed (sent) or completed (received) so far */
     bool mute; /* a session being freed: its last T.38 output is not ours to send */
     struct fx_fax_result result;
     struct fx_media_stats st;
@@ -369,6 +370,11 @@ static unsigned leg_tick(struct fx_media_leg *l, struct rx_pkt *pkts)
     }
     fx_fax_tick(l->fax, FX_FAX_FRAME);
     flush_held(l);
+    int pages = fx_fax_result(l->fax)->pages_confirmed;
+    if (pages > l->pages) {
+        l->pages = pages;
+        ev |= 1u << FX_MEDIA_EV_PAGE;
+    }
     if (fx_fax_done(l->fax) && !l->done_sent) {
         l->result = *fx_fax_result(l->fax);
         l->done = l->done_sent = true;
@@ -656,6 +662,7 @@ static void transport_reset(struct fx_media_leg *l, const struct fx_media_peer *
     l->max_dgram = max_dgram;
     l->held_len = 0;
     l->hungup = l->done = l->done_sent = l->tone_sent = false;
+    l->pages = 0;
     memset(&l->st, 0, sizeof l->st);
 }
 
@@ -699,6 +706,15 @@ void fx_media_leg_hangup(struct fx_media_leg *leg)
     leg->hungup = true;
     if (leg->fax) fx_fax_hangup(leg->fax);
     pthread_mutex_unlock(&leg->mu);
+}
+
+int fx_media_leg_pages(struct fx_media_leg *leg)
+{
+    if (!leg) return 0;
+    pthread_mutex_lock(&leg->mu);
+    int pages = leg->pages;
+    pthread_mutex_unlock(&leg->mu);
+    return pages;
 }
 
 bool fx_media_leg_result(struct fx_media_leg *leg, struct fx_fax_result *out)

@@ -72,6 +72,9 @@ enum fx_media_event {
     /* An audio leg heard the far end's fax signal: CED or V.21 preamble flags, or CNG when
      * we answered. Once per audio session: time to re-INVITE to T.38 in `prefer` mode. */
     FX_MEDIA_EV_FAX_TONE,
+    /* The session confirmed (sending) or completed (receiving) another page:
+     * fx_media_leg_pages has the count, so the owner can keep its progress durable. */
+    FX_MEDIA_EV_PAGE,
     /* The fax session ended (phase E: success, failure, watchdog or hang-up):
      * fx_media_leg_result now returns true. Once per leg. */
     FX_MEDIA_EV_DONE,
@@ -106,6 +109,8 @@ enum fx_err fx_media_leg_start(struct fx_media_leg *leg, const struct fx_media_p
 /* The far end hung up: T.30 ends now (49, or 0 after the last MCF); EV_DONE follows from
  * the worker. Sending stops. */
 void fx_media_leg_hangup(struct fx_media_leg *leg);
+/* Pages the current session confirmed (sending) or completed (receiving) so far. */
+int fx_media_leg_pages(struct fx_media_leg *leg);
 /* True once the session is done; *out is then its final result. */
 bool fx_media_leg_result(struct fx_media_leg *leg, struct fx_fax_result *out);
 

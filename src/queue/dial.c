@@ -32,6 +32,7 @@ static const struct {
     {FX_CALL_TEMPORARY, "failed_normal_temporary_failure", true},
     {FX_CALL_CLEARED, "failed_normal_clearing", true},
     {FX_CALL_NO_ROUTE, "failed_to_send", true},
+    {FX_CALL_FAILED, "failed", true},
 };
 
 /* T.30 phase E codes with a status of their own; every other failure is "failed". */

@@ -333,7 +333,7 @@ static void find_libexec(const struct fx_conf *conf, char *out, size_t len)
     snprintf(out, len, "%s/../lib/faxd", exe);
 }
 
-/* The loopback line (and its sandbox numbers); SIP trunks join it later. */
+/* The loopback line (and its sandbox numbers), and the SIP trunks when [sip] port is set. */
 static enum fx_err start_lines(struct fx_queue *q)
 {
     const struct fx_conf *c = q->conf;
@@ -347,6 +347,7 @@ static enum fx_err start_lines(struct fx_queue *q)
         .no_media_timeout_ms = (int)c->line_no_media * 1000,
         .max_call_ms = (int)c->line_max_call * 1000,
         .call_log = c->line_call_log,
+        .conf = c,
         .is_local = fx_queue_is_local,
         .inbound = fx_queue_inbound,
         .arg = q,

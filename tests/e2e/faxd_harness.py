@@ -239,6 +239,7 @@ class Faxd:
         self.stderr_path = os.path.join(self.root, "faxd.stderr")
         self.port = free_port()
         self.extra_env = dict(env or {})
+        self.args = []  # extra arguments of faxd and faxctl, e.g. ["-c", FILE]
         self.proc = None
         self._numbers = 0
         self.pg_db = None
@@ -274,7 +275,7 @@ class Faxd:
         self._stderr = open(self.stderr_path, "ab")
         self._stderr.write(b"\n=== faxd start ===\n")
         self._stderr.flush()
-        self.proc = subprocess.Popen([FAXD_BIN], env=self.env(), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([FAXD_BIN] + self.args, env=self.env(), stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr)
         deadline = time.monotonic() + timeout
         while True:
@@ -366,7 +367,8 @@ class Faxd:
 
     # -- faxctl
     def faxctl_raw(self, *args, timeout=60):
-        return subprocess.run([FAXCTL_BIN, "--json"] + [str(a) for a in args], env=self.env(),
+        return subprocess.run([FAXCTL_BIN] + self.args + ["--json"] + [str(a) for a in args],
+                              env=self.env(),
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
 
     def faxctl(self, *args, timeout=60):

@@ -53,6 +53,23 @@ def tiff_pages(data):
     return pages
 
 
+def assert_same_pages(tc, sent_tiff, recv_tiff, pages):
+    """The received fax shows the sent pages: same count and width, and below the header
+    line spandsp draws at the top of each received page, the same rows."""
+    sent_pages, recv_pages = tiff_pages(sent_tiff), tiff_pages(recv_tiff)
+    tc.assertEqual(len(sent_pages), pages)
+    tc.assertEqual(len(recv_pages), pages)
+    for i, ((sw, sh, srows), (rw, rh, rrows)) in enumerate(zip(sent_pages, recv_pages)):
+        tc.assertEqual(sw, rw, "page %d width" % i)
+        extra = rh - sh
+        tc.assertGreaterEqual(extra, 0, "page %d: received page shorter" % i)
+        body = rrows[extra:] if extra else rrows
+        first = HEADER_ROWS if not extra else 0
+        tc.assertEqual(body[first:], srows[first:], "page %d differs below the header" % i)
+        tc.assertTrue(any(any(r) for r in rrows[:HEADER_ROWS]),
+                      "page %d: no header line drawn" % i)
+
+
 class FaxFlowTest(FaxdTestCase):
     DOC, DOC_PAGES = "report.pdf", 4
     TRANSPORT_WORD = "audio (G.711)"
@@ -97,21 +114,8 @@ class FaxFlowTest(FaxdTestCase):
         self.assertEqual(got["from"], acct["number"])
         self.assertEqual(got["to"], acct["number"])
 
-        sent_pages = tiff_pages(self.download(tok, sent["id"], "tiff"))
-        recv_pages = tiff_pages(self.download(tok, got["id"], "tiff"))
-        self.assertEqual(len(sent_pages), self.DOC_PAGES)
-        self.assertEqual(len(recv_pages), self.DOC_PAGES)
-        for i, ((sw, sh, srows), (rw, rh, rrows)) in enumerate(zip(sent_pages, recv_pages)):
-            self.assertEqual(sw, rw, "page %d width" % i)
-            # The receiver's page starts with the header line spandsp draws; below it the
-            # image is the sent page, row for row.
-            extra = rh - sh
-            self.assertGreaterEqual(extra, 0, "page %d: received page shorter" % i)
-            body = rrows[extra:] if extra else rrows
-            first = HEADER_ROWS if not extra else 0
-            self.assertEqual(body[first:], srows[first:], "page %d differs below the header" % i)
-            self.assertTrue(any(any(r) for r in rrows[:HEADER_ROWS]),
-                            "page %d: no header line drawn" % i)
+        assert_same_pages(self, self.download(tok, sent["id"], "tiff"),
+                          self.download(tok, got["id"], "tiff"), self.DOC_PAGES)
 
         for fid in (sent["id"], got["id"]):
             pdf = self.download(tok, fid, "pdf")

@@ -432,7 +432,7 @@ static void test_sample(void)
     char *ds = dump_str(c), *dd = dump_str(def);
     CHECK_STR(ds, dd);
     FILE *f = fopen(sample, "r");
-    char text[16384] = "\n";
+    char text[32768] = "\n";
     size_t n = f ? fread(text + 1, 1, sizeof text - 2, f) : 0;
     text[n + 1] = '\0';
     if (f) fclose(f);
