@@ -466,6 +466,7 @@ bool fx_utf8_valid(const char *s, size_t len)
 static pthread_once_t crash_once = PTHREAD_ONCE_INIT;
 static char crash_name[64];
 static long crash_left; /* passages before the kill; 0 = no crash point set */
+static int crash_signal = SIGKILL;
 static pthread_mutex_t crash_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void crash_load(void)
@@ -473,6 +474,8 @@ static void crash_load(void)
     const char *s = getenv("FAXD_TEST_CRASH_AT");
     if (!s || !*s) return;
     fx_strlcpy(crash_name, s, sizeof crash_name);
+    const char *sig = getenv("FAXD_TEST_CRASH_SIGNAL");
+    if (sig && !strcmp(sig, "TERM")) crash_signal = SIGTERM;
     char *colon = strchr(crash_name, ':');
     crash_left = 1;
     if (colon) {
@@ -490,8 +493,11 @@ void fx_crash_point(const char *name)
     bool now = crash_left > 0 && --crash_left == 0;
     pthread_mutex_unlock(&crash_mu);
     if (now) {
-        fprintf(stderr, "faxd crash point %s reached: SIGKILL\n", name);
-        raise(SIGKILL);
+        fprintf(stderr, "faxd crash point %s reached: %s\n", name,
+                crash_signal == SIGKILL ? "SIGKILL" : "SIGTERM");
+        /* SIGTERM goes to the process (blocked in threads, taken by main's sigwait). */
+        if (crash_signal == SIGKILL) raise(SIGKILL);
+        else kill(getpid(), SIGTERM);
     }
 }
 

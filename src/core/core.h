@@ -179,7 +179,8 @@ bool fx_rates_find(const struct fx_rates *r, const char *number, double *multipl
  * Named places where a `kill -9` is most dangerous (mid-upload, mid-conversion, mid-page,
  * between a call's end and its record, …). FAXD_TEST_CRASH_AT=name[:n] makes the n-th
  * (default first) passage through `name` kill faxd with SIGKILL, so the crash-safety
- * tests can stop faxd exactly there. Without the variable this is one cached check. */
+ * tests can stop faxd exactly there; FAXD_TEST_CRASH_SIGNAL=TERM makes it a clean stop
+ * (SIGTERM) at that point instead. Without the variables this is one cached check. */
 void fx_crash_point(const char *name);
 
 /* mkdir -p with mode 0750. */

@@ -29,6 +29,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -784,6 +785,37 @@ def validate(model, obj):
 # unittest base
 
 
+def wait_fax(tc, fx, tok, fax_id, timeout=120, poll=0.2):
+    """Waits for the fax record fax_id of fx (a Faxd) to exist and returns it, checked
+    against the SDK's Fax model; fails the test case tc after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = fx.req("GET", "/accounts/self/faxes/" + fax_id, token=tok)
+        if r.status == 200:
+            return tc.assertJson(r, 200, "Fax")
+        tc.assertEqual(r.status, 404, repr(r))
+        time.sleep(poll)
+    tc.fail("no record for %s\n%s" % (fax_id, fx.stderr_tail(6000)))
+
+
+def run_parallel(jobs):
+    """Runs the callables at once, each on a thread; re-raises the first failure."""
+    errors = []
+
+    def run(fn):
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 class FaxdTestCase(unittest.TestCase):
     """One faxd per TestCase class. Subclasses may set faxd_env."""
 
@@ -803,6 +835,9 @@ class FaxdTestCase(unittest.TestCase):
     # -- shortcuts
     def req(self, *a, **kw):
         return self.faxd.req(*a, **kw)
+
+    def wait_fax(self, tok, fax_id, timeout=120):
+        return wait_fax(self, self.faxd, tok, fax_id, timeout)
 
     def new_account(self, *a, **kw):
         return self.faxd.new_account(*a, **kw)

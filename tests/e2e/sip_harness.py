@@ -10,6 +10,7 @@ import socket
 import time
 
 from faxd_harness import Faxd, fixture_bytes
+from faxd_harness import wait_fax as harness_wait_fax
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -84,13 +85,7 @@ def send_doc(tc, fx, acct, to, name="report.pdf"):
 
 
 def wait_fax(tc, fx, tok, fax_id, timeout=240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = fx.req("GET", "/accounts/self/faxes/" + fax_id, token=tok)
-        if r.status == 200:
-            return tc.assertJson(r, 200, "Fax")
-        time.sleep(0.5)
-    tc.fail("no record for %s\n%s" % (fax_id, fx.stderr_tail(6000)))
+    return harness_wait_fax(tc, fx, tok, fax_id, timeout, poll=0.5)
 
 
 def wait_inbox(tc, fx, tok, count, timeout=120):

@@ -74,15 +74,6 @@ class CrashTest(FaxdTestCase):
             payload["options"] = {"retry": {"count": retry, "delay": 0}}
         return self.send_ok(acct["token"], payload)["ids"][to]
 
-    def wait_fax(self, tok, fax_id, timeout=120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self.req("GET", "/accounts/self/faxes/" + fax_id, token=tok)
-            if r.status == 200:
-                return self.assertJson(r, 200, "Fax")
-            time.sleep(0.2)
-        self.fail("no record for %s\n%s" % (fax_id, self.faxd.stderr_tail(4000)))
-
     def inbox(self, tok):
         r = self.req("GET", "/accounts/self/faxes", token=tok, query={"category": "inbox"})
         return sorted(self.assertJson(r, 200, "FaxList")["data"]["records"],

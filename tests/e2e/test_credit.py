@@ -18,15 +18,6 @@ class CreditTest(FaxdTestCase):
         return self.send_ok(tok, {"from": "no_number", "to": to, "files": [path],
                                   "return_ids": True})["ids"]
 
-    def wait_fax(self, tok, fax_id):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            r = self.req("GET", "/accounts/self/faxes/" + fax_id, token=tok)
-            if r.status == 200:
-                return self.assertJson(r, 200, "Fax")
-            time.sleep(0.2)
-        self.fail("no record " + fax_id)
-
     def attempts(self, fax_id):
         c = self.faxd.db()
         try:

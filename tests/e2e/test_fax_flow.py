@@ -83,15 +83,6 @@ class FaxFlowTest(FaxdTestCase):
         payload.update(extra)
         return self.send_ok(acct["token"], payload)["ids"]
 
-    def wait_fax(self, tok, fax_id, timeout=120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self.req("GET", "/accounts/self/faxes/" + fax_id, token=tok)
-            if r.status == 200:
-                return self.assertJson(r, 200, "Fax")
-            time.sleep(0.2)
-        self.fail("no record for %s\n%s" % (fax_id, self.faxd.stderr_tail(4000)))
-
     def download(self, tok, fax_id, fmt):
         r = self.req("GET", "/accounts/self/files/" + fax_id, token=tok, query={"format": fmt})
         self.assertStatus(r, 200)

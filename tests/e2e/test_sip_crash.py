@@ -7,14 +7,16 @@ injected crash point, then started again.
   complete page as a `partially_received` fax and receives the rest in a second one; A's
   call log shows exactly two calls.
 - B killed right after completing the first page: after the restart B stores that page
-  as a `partially_received` fax recovered from what the call left on disk."""
+  as a `partially_received` fax recovered from what the call left on disk.
+- B stopped cleanly (SIGTERM) right after completing the second page: it hangs up with
+  BYE during T.30; A ends `partially_sent` keeping the confirmed pages, B stores the
+  complete pages as `partially_received`."""
 
 import os
-import threading
 import time
 import unittest
 
-from faxd_harness import fixture_bytes, main
+from faxd_harness import fixture_bytes, main, run_parallel
 from sip_harness import SipFaxd, free_udp_port, trunk_conf, wait_fax, wait_inbox
 from test_fax_flow import tiff_pages
 
@@ -71,13 +73,16 @@ class SipCrashTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         return tiff_pages(r.body)
 
-    def sender_killed(self):
-        pair = Pair(env_a={"FAXD_TEST_CRASH_AT": "page_confirmed"})
+    def start(self, pair):
+        """Starts both faxd; an account with a number on each."""
         self.addCleanup(pair.close)
         pair.a.start()
         pair.b.start()
-        a_acct = pair.a.new_account(number=True)
-        b_acct = pair.b.new_account(number=True)
+        return pair.a.new_account(number=True), pair.b.new_account(number=True)
+
+    def sender_killed(self):
+        pair = Pair(env_a={"FAXD_TEST_CRASH_AT": "page_confirmed"})
+        a_acct, b_acct = self.start(pair)
         fax_id = self.send(pair, a_acct, b_acct["number"], retry=1)
         self.crash_and_restart(pair.a, "page_confirmed")
         fax = wait_fax(self, pair.a, a_acct["token"], fax_id, timeout=300)
@@ -99,11 +104,7 @@ class SipCrashTest(unittest.TestCase):
 
     def receiver_killed(self):
         pair = Pair(env_b={"FAXD_TEST_CRASH_AT": "page_received"})
-        self.addCleanup(pair.close)
-        pair.a.start()
-        pair.b.start()
-        a_acct = pair.a.new_account(number=True)
-        b_acct = pair.b.new_account(number=True)
+        a_acct, b_acct = self.start(pair)
         fax_id = self.send(pair, a_acct, b_acct["number"], retry=0)
         self.crash_and_restart(pair.b, "page_received")
         recs = wait_inbox(self, pair.b, b_acct["token"], 1, timeout=60)
@@ -115,24 +116,30 @@ class SipCrashTest(unittest.TestCase):
         recs = wait_inbox(self, pair.b, b_acct["token"], 1)
         self.assertEqual(len(recs), 1)
 
-    def test_sender_and_receiver_killed_mid_page(self):
-        # Both cases at once (each a real-time call of a minute or more).
-        errors = []
+    def far_end_bye(self):
+        pair = Pair(env_b={"FAXD_TEST_CRASH_AT": "page_received:2",
+                           "FAXD_TEST_CRASH_SIGNAL": "TERM"})
+        a_acct, b_acct = self.start(pair)
+        fax_id = self.send(pair, a_acct, b_acct["number"], retry=0)
+        try:
+            pair.b.proc.wait(180)
+        except Exception:  # noqa: BLE001
+            self.fail("B did not stop\n" + pair.b.stderr_tail())
+        self.assertEqual(pair.b.proc.returncode, 0, pair.b.stderr_tail())
+        fax = wait_fax(self, pair.a, a_acct["token"], fax_id, timeout=120)
+        # The BYE came after the second page: page 1 at least was confirmed (MCF) and is
+        # kept; the third was never sent.
+        self.assertEqual(fax["status"], "partially_sent", fax)
+        self.assertIn(fax["pages"], (1, 2), fax)
+        pair.b.kill9()
+        del pair.b.extra_env["FAXD_TEST_CRASH_AT"]
+        pair.b.start()
+        recs = wait_inbox(self, pair.b, b_acct["token"], 1, timeout=60)
+        self.assertEqual([(r["pages"], r["status"]) for r in recs], [(2, "partially_received")])
 
-        def run(fn):
-            try:
-                fn()
-            except BaseException as e:  # noqa: BLE001
-                errors.append(e)
-        ts = [threading.Thread(target=run, args=(f,)) for f in (self.sender_killed,
-                                                               self.receiver_killed)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        if errors:
-            raise errors[0]
-
+    def test_killed_or_hung_up_mid_page(self):
+        # All three cases at once (each a real-time call of a minute or more).
+        run_parallel([self.sender_killed, self.receiver_killed, self.far_end_bye])
 
 if __name__ == "__main__":
     main()

@@ -3,10 +3,9 @@ each with a trunk pointing at the other. Faxes sent through the API of one arriv
 real time over G.711 RTP or T.38 UDPTL, in the inbox of the other with the same page
 images; the sent record says success. Independent calls run concurrently."""
 
-import threading
 import unittest
 
-from faxd_harness import main
+from faxd_harness import main, run_parallel
 import os
 import tempfile
 
@@ -77,22 +76,6 @@ class SipFaxdTest(unittest.TestCase):
         self.assertEqual(row["transport"], transport)
         return sent, got
 
-    def run_parallel(self, jobs):
-        errors = []
-
-        def run(fn):
-            try:
-                fn()
-            except BaseException as e:  # noqa: BLE001
-                errors.append(e)
-        ts = [threading.Thread(target=run, args=(j,)) for j in jobs]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        if errors:
-            raise errors[0]
-
     def pair_jobs(self, pair, transport):
         """A 1-page fax A→B and a 3-page fax B→A, to be run at the same time."""
         a1 = pair.a.new_account(number=True)
@@ -120,7 +103,7 @@ class SipFaxdTest(unittest.TestCase):
                 cap = Capture(self.tmp, ports=(p.a.sip_port, p.b.sip_port),
                               ranges=((p.a.rtp_min, p.a.rtp_min + 401),
                                       (p.b.rtp_min, p.b.rtp_min + 401)))
-            self.run_parallel(jobs)
+            run_parallel(jobs)
         finally:
             if cap:
                 cap.stop()
