@@ -6,7 +6,9 @@ import os
 import signal
 import time
 
-from faxd_harness import FaxdTestCase, fixture_bytes, main
+import unittest
+
+from faxd_harness import PG_BASE, FaxdTestCase, _pg_admin, fixture_bytes, main
 
 DOC = "letter_a4.pdf"
 
@@ -73,6 +75,21 @@ class HealthTest(Probes, FaxdTestCase):
         fax = self.wait_fax(acct["token"], fax_id)
         self.assertEqual(fax["status"], "success", fax)
         self.assertIn("undrained", self.faxd.stderr_text())
+
+    @unittest.skipUnless(PG_BASE, "needs the PostgreSQL store")
+    def test_not_ready_while_the_database_refuses_connections(self):
+        db = self.faxd.pg_db
+        _pg_admin("ALTER DATABASE %s ALLOW_CONNECTIONS false" % db)
+        try:
+            _pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = '%s'" % db)
+            r = self.wait_ready(503)
+            self.assertError(r, 503, "unavailable")
+            self.assertEqual(r.json()["description"], "The store does not answer")
+            self.assertEqual(self.assertJson(self.probe("/healthz"), 200), {"status": "ok"})
+        finally:
+            _pg_admin("ALTER DATABASE %s ALLOW_CONNECTIONS true" % db)
+        self.assertEqual(self.assertJson(self.wait_ready(200), 200), {"status": "ok"})
 
 
 class DrainInProgressTest(Probes, FaxdTestCase):
