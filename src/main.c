@@ -2,7 +2,11 @@
  * migrations), starts the queue, the webhook notifier and the API, and runs the
  * housekeeping tick until SIGTERM/SIGINT.
  * Signals are blocked in every thread and taken with sigtimedwait here, so no
- * handler ever runs inside library code. */
+ * handler ever runs inside library code.
+ * SIGUSR1 drains the node (no new calls or work; calls in progress finish; /readyz
+ * answers 503), SIGUSR2 undrains it. A signal, not a flag in the shared store: draining
+ * is what an operator does to the one machine being upgraded, with the tools that
+ * manage its process (`systemctl kill -s USR1 faxd`), and it needs no schema. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -90,6 +94,8 @@ static int run(const struct fx_conf *conf)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -134,6 +140,11 @@ static int run(const struct fx_conf *conf)
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
         if (sig == SIGHUP) fx_info("faxd SIGHUP ignored: restart to apply configuration");
+        if (sig == SIGUSR1 || sig == SIGUSR2) {
+            fx_queue_drain(queue, sig == SIGUSR1);
+            fx_info("faxd %s", sig == SIGUSR1 ? "draining: no new calls or work"
+                                              : "undrained: taking calls and work");
+        }
         if (sig < 0) housekeeping(conf, store, true);
     }
     fx_info("faxd stopping");

@@ -23,7 +23,7 @@ typedef enum fx_err (*fx_handler)(struct fx_req *r);
 
 enum {
     FX_ROUTE_UPLOAD = 1, /* body is multipart and streams to the blob store */
-    FX_ROUTE_PUBLIC = 2, /* no token needed (signing in) */
+    FX_ROUTE_PUBLIC = 2, /* no token needed: signing in and the two health checks only */
 };
 
 struct fx_route {
@@ -190,6 +190,9 @@ enum fx_err fx_h_hooks_list(struct fx_req *r);
 enum fx_err fx_h_hook_delete(struct fx_req *r);
 enum fx_err fx_h_hook_deliveries(struct fx_req *r);
 enum fx_err fx_h_openapi(struct fx_req *r);
+/* ---- health.c ---- */
+enum fx_err fx_h_healthz(struct fx_req *r);
+enum fx_err fx_h_readyz(struct fx_req *r);
 enum fx_err fx_h_preview(struct fx_req *r);
 enum fx_err fx_h_page_get(struct fx_req *r);
 enum fx_err fx_h_session_create(struct fx_req *r);

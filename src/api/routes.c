@@ -1,5 +1,8 @@
 /* api: the route table — every operation faxd serves under /v3 is one row here, and
- * `faxd --list-routes` prints this table so a test can hold it against openapi.json. */
+ * `faxd --list-routes` prints this table so a test can hold it against openapi.json.
+ * Every route needs a token (or a browser session) except the three FX_ROUTE_PUBLIC
+ * ones: signing in, and the liveness and readiness checks (also served at /healthz and
+ * /readyz), which a load balancer polls without credentials. Keep it that way. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +39,8 @@ const struct fx_route fx_routes[] = {
     {"GET", "/hooks", fx_h_hooks_list, 0},
     {"DELETE", "/hooks/{hook_id}", fx_h_hook_delete, 0},
     {"GET", "/hooks/{hook_id}/deliveries", fx_h_hook_deliveries, 0},
+    {"GET", "/healthz", fx_h_healthz, FX_ROUTE_PUBLIC},
+    {"GET", "/readyz", fx_h_readyz, FX_ROUTE_PUBLIC},
     {"GET", "/openapi.json", fx_h_openapi, 0},
     {"POST", "/session", fx_h_session_create, FX_ROUTE_PUBLIC},
     {"GET", "/session", fx_h_session_get, 0},

@@ -388,6 +388,9 @@ static enum fx_err on_headers(struct fx_req *r, const char *url)
         return fx_req_fail(r, FX_ERR_HEADERS_TOO_LARGE,
                            "The request line and headers are limited to %lld bytes",
                            (long long)r->api->conf->http_max_header);
+    /* The health checks also at the root, where load balancers look for them. */
+    if (!strcmp(url, "/healthz")) url = "/v3/healthz";
+    else if (!strcmp(url, "/readyz")) url = "/v3/readyz";
     if (strncmp(url, "/v3/", 4) != 0) {
         enum fx_err e = fx_web_static(r, url); /* the web interface's files */
         if (e == FX_ERR_NOT_FOUND)

@@ -110,6 +110,13 @@ void fx_lines_free(struct fx_lines *l);
 void fx_lines_stop(struct fx_lines *l);
 /* True once fx_lines_stop was called. */
 bool fx_lines_stopping(const struct fx_lines *l);
+/* Draining (on = true): inbound calls are refused with SIP 503, so a dispatcher in front
+ * tries another node, while calls in progress run to their end; on = false takes calls
+ * again. Outbound calls are the queue's to stop placing. Thread-safe. */
+void fx_lines_drain(struct fx_lines *l, bool on);
+bool fx_lines_draining(const struct fx_lines *l);
+/* Inbound calls in progress (their threads still running). Thread-safe. */
+int fx_lines_inbound_calls(const struct fx_lines *l);
 
 /* Delivers (through cfg.inbound, on this thread) the complete pages of inbound calls
  * that a crash of faxd interrupted, as partially received faxes, and removes what those

@@ -14,6 +14,8 @@ enum fx_err fx_sipline_new(const struct fx_lines_cfg *cfg, const struct fx_lines
 /* Waits for inbound calls to end (they hang up once fx_lines_stop was called), then
  * stops the UA (BYE to what is left) and the media workers. Accepts NULL. */
 void fx_sipline_free(struct fx_sipline *sl);
+/* Inbound calls whose threads are still running. */
+int fx_sipline_inbound_calls(struct fx_sipline *sl);
 /* Whether a trunk serves `to` (its prefixes). */
 bool fx_sipline_routes(const struct fx_sipline *sl, const char *to);
 /* Places a call through the first trunk serving d->to, failing over to the next on

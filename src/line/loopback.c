@@ -84,6 +84,7 @@ const struct fx_sandbox_row fx_sandbox_rows[] = {
 struct fx_lines {
     struct fx_lines_cfg cfg;
     atomic_bool stopping;
+    atomic_bool draining;
     char sandbox_prefix[32];
     char work_dir[4096];
     char call_log[4096];
@@ -120,6 +121,21 @@ void fx_lines_stop(struct fx_lines *l)
 bool fx_lines_stopping(const struct fx_lines *l)
 {
     return l && atomic_load(&((struct fx_lines *)l)->stopping);
+}
+
+void fx_lines_drain(struct fx_lines *l, bool on)
+{
+    if (l) atomic_store(&l->draining, on);
+}
+
+bool fx_lines_draining(const struct fx_lines *l)
+{
+    return l && atomic_load(&((struct fx_lines *)l)->draining);
+}
+
+int fx_lines_inbound_calls(const struct fx_lines *l)
+{
+    return l && l->sip ? fx_sipline_inbound_calls(l->sip) : 0;
 }
 
 void fx_lines_free(struct fx_lines *l)

@@ -431,7 +431,8 @@ static void *inbound_main(void *arg)
 static int on_incoming(struct fx_sip_call *call, const struct fx_sip_incoming *in, void *arg)
 {
     struct fx_sipline *sl = arg;
-    if (fx_lines_stopping(sl->lines)) return 503;
+    /* Stopping or draining: 503 makes a dispatcher in front (kamailio) try the next node. */
+    if (fx_lines_stopping(sl->lines) || fx_lines_draining(sl->lines)) return 503;
     if (!in->to[0] || !sl->cfg->is_local || !sl->cfg->is_local(in->to, sl->cfg->arg)) return 404;
     struct scall *c = malloc(sizeof *c);
     if (!c) return 503;
@@ -507,6 +508,14 @@ enum fx_err fx_sipline_new(const struct fx_lines_cfg *cfg, const struct fx_lines
     }
     *out = sl;
     return FX_OK;
+}
+
+int fx_sipline_inbound_calls(struct fx_sipline *sl)
+{
+    pthread_mutex_lock(&sl->mu);
+    int n = sl->inbound_threads;
+    pthread_mutex_unlock(&sl->mu);
+    return n;
 }
 
 void fx_sipline_free(struct fx_sipline *sl)

@@ -440,15 +440,21 @@ void *fx_queue_dialer_main(void *arg)
      * call to the next. */
     for (;;) {
         pthread_mutex_lock(&q->mu);
-        bool stop = q->stop;
+        bool stop = q->stop, draining = q->draining;
         pthread_mutex_unlock(&q->mu);
         if (stop) break;
+        if (draining) { /* claim nothing: other nodes (or this one, undrained) dial it */
+            if (fx_queue_wait(q, w, false)) break;
+            continue;
+        }
         struct fx_send_job j;
         int64_t lease = q->conf->line_max_call + 120;
         enum fx_err e = fx_store_dest_claim(q->store, w->owner, fx_clock_now(), lease, &j);
         if (e == FX_OK) {
             w->busy = true;
+            fx_queue_count(q, &q->dialling, 1);
             attempt_once(q, w, &j);
+            fx_queue_count(q, &q->dialling, -1);
             continue;
         }
         w->busy = false;

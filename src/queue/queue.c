@@ -279,11 +279,15 @@ static void *worker_main(void *arg)
             q->previews = p->next;
             if (!q->previews) q->previews_tail = &q->previews;
         }
-        bool stop = q->stop;
+        bool stop = q->stop, draining = q->draining;
         pthread_mutex_unlock(&q->mu);
         if (stop) break;
         if (p) {
             run_preview(w, p);
+            continue;
+        }
+        if (draining) {
+            if (fx_queue_wait(q, w, true)) break;
             continue;
         }
         struct fx_outbox o;
@@ -291,7 +295,9 @@ static void *worker_main(void *arg)
         enum fx_err e = fx_store_outbox_claim_convert(q->store, w->owner, fx_clock_now(), lease, &o);
         if (e == FX_OK) {
             fx_crash_point("convert_start");
+            fx_queue_count(q, &q->converting, 1);
             convert_record(w, &o);
+            fx_queue_count(q, &q->converting, -1);
             fx_store_outbox_clear(&o);
             fx_queue_kick(q); /* a converted fax may be due: wake the dialers */
             continue;
@@ -300,6 +306,36 @@ static void *worker_main(void *arg)
         if (fx_queue_wait(q, w, true)) break;
     }
     return NULL;
+}
+
+void fx_queue_count(struct fx_queue *q, int *counter, int delta)
+{
+    pthread_mutex_lock(&q->mu);
+    *counter += delta;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void fx_queue_drain(struct fx_queue *q, bool on)
+{
+    if (!q) return;
+    pthread_mutex_lock(&q->mu);
+    q->draining = on;
+    q->kicks++;
+    pthread_cond_broadcast(&q->cond); /* undrained: look for work now */
+    pthread_mutex_unlock(&q->mu);
+    fx_lines_drain(q->lines, on);
+}
+
+void fx_queue_load(struct fx_queue *q, struct fx_queue_load *out)
+{
+    *out = (struct fx_queue_load){0};
+    if (!q) return;
+    pthread_mutex_lock(&q->mu);
+    out->draining = q->draining;
+    out->converting = q->converting;
+    out->dialling = q->dialling;
+    pthread_mutex_unlock(&q->mu);
+    out->receiving = fx_lines_inbound_calls(q->lines);
 }
 
 void fx_queue_kick(struct fx_queue *q)

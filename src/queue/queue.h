@@ -29,6 +29,20 @@ void fx_queue_free(struct fx_queue *q);
 /* New work may be waiting (a fax was submitted). Thread-safe; accepts NULL. */
 void fx_queue_kick(struct fx_queue *q);
 
+/* Draining (on = true): this node stops taking new work — its converters and dialers
+ * claim nothing more (other nodes sharing the store, or this one once undrained, take
+ * it) and inbound SIP calls are refused with 503 — while conversions and calls in
+ * progress run to their end. Previews (a person waiting on the API) still run.
+ * Thread-safe; accepts NULL. */
+void fx_queue_drain(struct fx_queue *q, bool on);
+/* What a readiness check reports: draining or not, and the work still in progress
+ * (conversions, outbound and inbound calls). Thread-safe; NULL: nothing. */
+struct fx_queue_load {
+    bool draining;
+    int converting, dialling, receiving;
+};
+void fx_queue_load(struct fx_queue *q, struct fx_queue_load *out);
+
 /* A preview: the documents (and cover) of a would-be fax converted without sending.
  * Called on a worker thread when done; tiff_path (the result, NULL on failure) is
  * removed right after the callback returns. */

@@ -32,6 +32,8 @@ struct fx_queue {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stop;
+    bool draining;              /* fx_queue_drain: claim nothing new */
+    int converting, dialling;   /* records being converted, calls being placed */
     unsigned kicks;
     struct preview *previews, **previews_tail;
     struct worker_ctx *workers; /* converters first, then dialers */
@@ -40,6 +42,8 @@ struct fx_queue {
 
 /* Sleeps until kicked or a second passed; true when the queue is stopping. */
 bool fx_queue_wait(struct fx_queue *q, struct worker_ctx *w, bool previews_wake);
+/* Adds delta to one of q's in-progress counters (under q->mu). */
+void fx_queue_count(struct fx_queue *q, int *counter, int delta);
 void *fx_queue_dialer_main(void *arg);
 /* The lines' callbacks: inbound delivery and "is this one of our numbers". */
 void fx_queue_inbound(const struct fx_inbound *in, void *arg);

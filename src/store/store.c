@@ -296,6 +296,12 @@ int fx_store_schema_version(struct fx_store *s)
     return s->schema_version;
 }
 
+enum fx_err fx_store_ping(struct fx_store *s)
+{
+    /* Reads a table, so SQLite opens the file and PostgreSQL runs a real round trip. */
+    return q_run(s, NULL, "SELECT 1 FROM duties LIMIT 1", NULL);
+}
+
 enum fx_err fx_store_stamp(struct fx_store *s, struct fx_store_stamp *out)
 {
     struct fx_db *db = conn(s);

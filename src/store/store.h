@@ -34,6 +34,8 @@ enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
 void fx_store_close(struct fx_store *s);
 /* Latest schema version applied. */
 int fx_store_schema_version(struct fx_store *s);
+/* A trivial query against the database (a readiness check): FX_OK when it answers. */
+enum fx_err fx_store_ping(struct fx_store *s);
 /* A stamp of the database as this thread sees it: equal stamps from the same thread
  * mean nothing was committed in between, by anyone. Lets a thread reuse what it
  * rendered from the database (see api/faxes.c). */

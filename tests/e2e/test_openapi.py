@@ -218,6 +218,8 @@ class DocumentTest(unittest.TestCase):
             ("DELETE", "/v3/hooks/{hook_id}"): "deleteWebhook",
             ("GET", "/v3/hooks/{hook_id}/deliveries"): "getWebhookDeliveries",
             ("GET", "/v3/openapi.json"): "getOpenApi",
+            ("GET", "/v3/healthz"): "getLiveness",
+            ("GET", "/v3/readyz"): "getReadiness",
             ("POST", "/v3/accounts/{user_id}/preview"): "previewFax",
             ("GET", "/v3/accounts/{user_id}/pages/{fax_id}"): "getFaxPage",
             ("POST", "/v3/session"): "signIn",
