@@ -431,8 +431,10 @@ static void *inbound_main(void *arg)
 static int on_incoming(struct fx_sip_call *call, const struct fx_sip_incoming *in, void *arg)
 {
     struct fx_sipline *sl = arg;
-    /* Stopping or draining: 503 makes a dispatcher in front (kamailio) try the next node. */
+    /* Stopping or draining: 503 makes a dispatcher in front (kamailio) try the next node,
+     * and answered to its OPTIONS probes, stop sending calls here at all. */
     if (fx_lines_stopping(sl->lines) || fx_lines_draining(sl->lines)) return 503;
+    if (!call) return 0; /* an OPTIONS probe: calls are welcome */
     if (!in->to[0] || !sl->cfg->is_local || !sl->cfg->is_local(in->to, sl->cfg->arg)) return 404;
     struct scall *c = malloc(sizeof *c);
     if (!c) return 503;

@@ -9,6 +9,8 @@
  * thread. A call is shared by the SIP thread and its owner (refcount under `mu`): the
  * SIP side drops its reference when the dialog is over and the handle destroyed, the
  * owner with fx_sip_call_release. */
+/* What faxd answers; replaces nua's longer default list. */
+#define ALLOW_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS"
 #define SU_ROOT_MAGIC_T struct fx_sip
 #define SU_WAKEUP_ARG_T void
 #define SU_TIMER_ARG_T struct fx_sip
@@ -738,6 +740,16 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
     case nua_r_invite:
         if (c) r_invite(s, c, status, phrase, sip);
         break;
+    case nua_i_options: {
+        /* A dispatcher's probe: 503 while this node takes no calls, so it stops sending
+         * them here; inside a dialog the call is alive and the answer is always 200. */
+        int code = hm ? 0 : s->shutting_down ? 503 : s->incoming(NULL, NULL, s->arg);
+        nua_respond(nh, code ? code : 200, code ? "Service Unavailable" : "OK",
+                    NUTAG_WITH_THIS(s->nua), SIPTAG_ALLOW_STR(ALLOW_METHODS),
+                    SIPTAG_SUPPORTED_STR("timer"), TAG_END());
+        if (!hm) nua_handle_destroy(nh);
+        break;
+    }
     case nua_i_bye:
         if (c) c->remote_bye = true;
         if (c) c->q850 = q850_of(sip);
@@ -908,15 +920,15 @@ static bool ua_create(struct fx_sip *s)
     snprintf(url, sizeof url, "sip:%s:%lld", cf->sip_address, (long long)cf->sip_port);
     s->nua = nua_create(
         s->root, on_event, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0),
-        NUTAG_AUTOALERT(0), NUTAG_ENABLEINVITE(1),
-        SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS"), SIPTAG_SUPPORTED_STR("timer"),
+        NUTAG_AUTOALERT(0), NUTAG_ENABLEINVITE(1), NUTAG_APPL_METHOD("OPTIONS"),
+        SIPTAG_ALLOW_STR(ALLOW_METHODS), SIPTAG_SUPPORTED_STR("timer"),
         SIPTAG_USER_AGENT_STR(cf->sip_user_agent),
         TAG_IF(cf->sip_session_expires > 0,
                NUTAG_SESSION_TIMER((unsigned)cf->sip_session_expires)),
         TAG_END());
     if (!s->nua) return false;
     /* nua_create's defaults are appended to, not replaced: set them again. */
-    nua_set_params(s->nua, SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS"),
+    nua_set_params(s->nua, SIPTAG_ALLOW_STR(ALLOW_METHODS),
                    SIPTAG_SUPPORTED_STR("timer"), TAG_END());
     return true;
 }

@@ -66,7 +66,9 @@ struct fx_sip_incoming {
     const char *from;    /* the caller's number (E.164 if it is one), "" when withheld */
 };
 /* Runs on the SIP thread. Return 0 to take the call — then fx_sip_call_bind it here and
- * answer it later with fx_sip_call_answer — or a SIP status (404, 486, 503…) to refuse. */
+ * answer it later with fx_sip_call_answer — or a SIP status (404, 486, 503…) to refuse.
+ * With c and in NULL it answers an OPTIONS probe (a dispatcher asking whether this node
+ * takes calls): 0 = yes (200), or the status to answer instead (503 while draining). */
 typedef int (*fx_sip_incoming_cb)(struct fx_sip_call *c, const struct fx_sip_incoming *in,
                                   void *arg);
 

@@ -8,8 +8,10 @@ faxd stops (SIGTERM)."""
 
 import audioop
 import math
+import os
 import random
 import re
+import signal
 import socket
 import struct
 import time
@@ -45,6 +47,20 @@ class Peer:
         self.s.sendto(msg.encode(), ("127.0.0.1", target))
         self.last_call = call_id
         return msg, call_id
+
+    def options(self, target):
+        """Sends an out-of-dialog OPTIONS (a dispatcher's probe); returns the status."""
+        call_id = uuid.uuid4().hex
+        msg = ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n"
+               "Max-Forwards: 70\r\nFrom: <sip:probe@%s>;tag=%s\r\n"
+               "To: <sip:127.0.0.1:%d>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
+               "Content-Length: 0\r\n\r\n") % (
+            target, self.ip, self.port, uuid.uuid4().hex[:10], self.ip, uuid.uuid4().hex[:8],
+            target, call_id)
+        self.s.sendto(msg.encode(), ("127.0.0.1", target))
+        code, _ = self.final(call_id)
+        return code
 
     def final(self, call_id=None, timeout=10):
         """The first final response (status >= 200) to call_id (default: the last
@@ -264,6 +280,31 @@ class SipRobustTest(unittest.TestCase):
             self.assertEqual(row["transport"], "audio")
         finally:
             rtp.close()
+            p.close()
+            fx.close()
+
+    def test_options_probe_follows_drain(self):
+        """A dispatcher's OPTIONS probe gets 200 while the node takes calls and 503 while
+        it drains (SIGUSR1), so kamailio stops sending calls there; 200 again after
+        SIGUSR2."""
+        p = Peer()
+        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=p.port)])
+        try:
+            self.assertEqual(p.options(fx.sip_port), 200)
+            os.kill(fx.proc.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            code = 200
+            while code != 503 and time.monotonic() < deadline:
+                code = p.options(fx.sip_port)
+                time.sleep(0.2)
+            self.assertEqual(code, 503, fx.stderr_tail())
+            os.kill(fx.proc.pid, signal.SIGUSR2)
+            deadline = time.monotonic() + 10
+            while code != 200 and time.monotonic() < deadline:
+                code = p.options(fx.sip_port)
+                time.sleep(0.2)
+            self.assertEqual(code, 200, fx.stderr_tail())
+        finally:
             p.close()
             fx.close()
 
