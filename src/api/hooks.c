@@ -67,13 +67,20 @@ enum fx_err fx_h_hooks_list(struct fx_req *r)
     return fx_reply_json(r, 200, o);
 }
 
+/* The caller's hook named by the path; someone else's answers 404 like a missing one. */
+static enum fx_err own_hook(struct fx_req *r, struct fx_hook *h)
+{
+    enum fx_err e = fx_id_valid(r->params[0]) ? fx_store_hook_get(r->api->store, r->params[0], h)
+                                              : FX_ERR_NOT_FOUND;
+    if (e == FX_OK && strcmp(h->uid, r->caller.uid) != 0) e = FX_ERR_NOT_FOUND;
+    if (e == FX_ERR_NOT_FOUND) return fx_req_fail(r, e, "No such webhook");
+    return e;
+}
+
 enum fx_err fx_h_hook_delete(struct fx_req *r)
 {
     struct fx_hook h;
-    enum fx_err e = fx_id_valid(r->params[0]) ? fx_store_hook_get(r->api->store, r->params[0], &h)
-                                              : FX_ERR_NOT_FOUND;
-    if (e == FX_OK && strcmp(h.uid, r->caller.uid) != 0) e = FX_ERR_NOT_FOUND;
-    if (e == FX_ERR_NOT_FOUND) return fx_req_fail(r, e, "No such webhook");
+    enum fx_err e = own_hook(r, &h);
     if (e) return e;
     e = fx_store_hook_delete(r->api->store, h.id);
     return e ? e : fx_reply_empty(r);
@@ -103,10 +110,7 @@ static enum fx_err append_delivery(const struct fx_delivery *d, void *arg)
 enum fx_err fx_h_hook_deliveries(struct fx_req *r)
 {
     struct fx_hook h;
-    enum fx_err e = fx_id_valid(r->params[0]) ? fx_store_hook_get(r->api->store, r->params[0], &h)
-                                              : FX_ERR_NOT_FOUND;
-    if (e == FX_OK && strcmp(h.uid, r->caller.uid) != 0) e = FX_ERR_NOT_FOUND;
-    if (e == FX_ERR_NOT_FOUND) return fx_req_fail(r, e, "No such webhook");
+    enum fx_err e = own_hook(r, &h);
     if (e) return e;
     json_t *arr = json_array();
     e = fx_store_delivery_list(r->api->store, h.id, DELIVERIES_MAX, append_delivery, arr);
