@@ -182,6 +182,62 @@ class Baresip:
 
 
 # --------------------------------------------------------------------------------------
+# kamailio: a SIP proxy in front of or behind faxd.
+
+KAMAILIO = "/usr/sbin/kamailio"
+
+
+class Kamailio:
+    """One kamailio in the foreground (-DD) with its log in its own directory. It forks
+    worker processes, so it runs in a session of its own and close() stops the whole
+    process group. cfg: a config file; defines: `-A NAME=value` pairs."""
+
+    def __init__(self, tc, cfg, port, defines=(), kdir=None):
+        import subprocess
+        import tempfile
+        self.dir = kdir or tempfile.mkdtemp(prefix="faxd-kamailio-")
+        self.port = port
+        self.log_path = os.path.join(self.dir, "kamailio-%d.log" % port)
+        self._log = open(self.log_path, "ab")
+        args = [KAMAILIO, "-f", cfg, "-DD", "-E", "-Y", self.dir,
+                "-P", os.path.join(self.dir, "kamailio.pid"), "-m", "32", "-M", "8"]
+        for d in defines:
+            args += ["-A", d]
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=self._log,
+                                     stdin=subprocess.DEVNULL, cwd=self.dir,
+                                     start_new_session=True)
+        time.sleep(1.0)
+        tc.assertIsNone(self.proc.poll(), "kamailio exited:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, tc, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            tc.assertLess(time.monotonic(), deadline,
+                          "kamailio never logged %r:\n%s" % (text, self.log()[-3000:]))
+            time.sleep(0.1)
+
+    def close(self):
+        import signal
+        import subprocess
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # workers left behind by a main process that died first
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self._log.close()
+
+
+# --------------------------------------------------------------------------------------
 # tshark: an independent decoder of what faxd puts on the wire (SIP.md).
 
 TSHARK = "/usr/bin/tshark"

@@ -1,8 +1,10 @@
 """contrib/kamailio/kamailio.cfg in front of two faxd nodes: the shipped configuration
 passes `kamailio -c`; faxes sent by a third faxd through kamailio land on the nodes
-(round robin over the nodes its OPTIONS probes find alive), and once node 1 is drained
-(SIGUSR1: it answers INVITEs with 503) the next faxes fail over to node 2. Real-time
-G.711 calls of one page, run concurrently."""
+(round robin over the nodes its OPTIONS probes find alive). Once node 1 is drained
+(SIGUSR1: it answers probes and INVITEs with 503) the probes take it out of the
+rotation, and undrained (SIGUSR2) it comes back; with the probes off, a call offered
+to the drained node fails over to node 2 on its 503. Real-time G.711 calls of one
+page, run concurrently."""
 
 import os
 import shutil
@@ -13,20 +15,20 @@ import time
 import unittest
 
 from faxd_harness import main
-from sip_harness import SipFaxd, free_udp_port, send_doc, trunk_conf, wait_fax, wait_inbox
+from sip_harness import (KAMAILIO, Kamailio, SipFaxd, free_udp_port, send_doc, trunk_conf,
+                         wait_fax, wait_inbox)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("FAXD_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 CFG = os.path.join(SOURCE_DIR, "contrib", "kamailio", "kamailio.cfg")
 DS_EXAMPLE = os.path.join(SOURCE_DIR, "contrib", "kamailio", "dispatcher.list")
-KAMAILIO = "/usr/sbin/kamailio"
 NUMBER = "+17005550001"
 DOC = "letter_a4.pdf"
 
 
-def defines(port, ds_list):
-    return ["-A", "LISTEN=udp:127.0.0.1:%d" % port, "-A", 'DS_LIST="%s"' % ds_list,
-            "-A", "DS_PING_INTERVAL=1"]
+def defines(port, ds_list, ping_interval=1):
+    return ["LISTEN=udp:127.0.0.1:%d" % port, 'DS_LIST="%s"' % ds_list,
+            "DS_PING_INTERVAL=%d" % ping_interval]
 
 
 @unittest.skipUnless(os.path.exists(KAMAILIO), "kamailio is needed")
@@ -34,7 +36,8 @@ class KamailioConfigTest(unittest.TestCase):
     def test_shipped_config_passes_kamailio_check(self):
         for extra in ([], defines(free_udp_port(), DS_EXAMPLE)):
             with self.subTest(extra=extra):
-                r = subprocess.run([KAMAILIO, "-c", "-f", CFG] + extra, capture_output=True,
+                args = [a for d in extra for a in ("-A", d)]
+                r = subprocess.run([KAMAILIO, "-c", "-f", CFG] + args, capture_output=True,
                                    cwd=tempfile.gettempdir(), timeout=60)
                 out = (r.stdout + r.stderr).decode("utf-8", "replace")
                 self.assertEqual(r.returncode, 0, out[-3000:])
@@ -56,38 +59,10 @@ class KamailioDispatchTest(unittest.TestCase):
         self.assertEqual(r.status, status, r)
         return r.json()
 
-    def start_kamailio(self, node_ports):
-        self.kdir = tempfile.mkdtemp(prefix="faxd-kamailio-")
-        self.kport = free_udp_port()
-        ds = os.path.join(self.kdir, "dispatcher.list")
-        with open(ds, "w") as f:
-            for p in node_ports:
-                f.write("1 sip:127.0.0.1:%d\n" % p)
-        self.klog_path = os.path.join(self.kdir, "kamailio.log")
-        self.klog = open(self.klog_path, "wb")
-        self.kam = subprocess.Popen(
-            [KAMAILIO, "-f", CFG, "-DD", "-E", "-Y", self.kdir,
-             "-P", os.path.join(self.kdir, "kamailio.pid"), "-m", "32", "-M", "8"]
-            + defines(self.kport, ds),
-            stdout=self.klog, stderr=self.klog, stdin=subprocess.DEVNULL, cwd=self.kdir)
-        time.sleep(1.0)
-        self.assertIsNone(self.kam.poll(), "kamailio exited:\n" + self.klog_text())
-
-    def klog_text(self):
-        with open(self.klog_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def stop_kamailio(self):
-        if self.kam.poll() is None:
-            self.kam.terminate()
-            try:
-                self.kam.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kam.kill()
-                self.kam.wait()
-        self.klog.close()
-        if not os.environ.get("FAXD_E2E_KEEP"):
-            shutil.rmtree(self.kdir, ignore_errors=True)
+    def start_kamailio(self, ping_interval):
+        """The shipped config on self.kport; ping_interval 0 turns the probes off."""
+        return Kamailio(self, CFG, self.kport, kdir=self.kdir,
+                        defines=defines(self.kport, self.ds_list, ping_interval))
 
     def inbox_counts(self, nodes, accts):
         counts = []
@@ -99,49 +74,79 @@ class KamailioDispatchTest(unittest.TestCase):
             counts.append(len(recs))
         return counts
 
-    def send_round(self, sender, acct, n):
+    def send_round(self, sender, acct, n, kam):
         ids = [send_doc(self, sender, acct, NUMBER, name=DOC)[NUMBER] for _ in range(n)]
         for fid in ids:
             rec = wait_fax(self, sender, acct["token"], fid, timeout=240)
             self.assertEqual(rec["status"], "success",
-                             sender.stderr_tail(4000) + self.klog_text()[-4000:])
+                             sender.stderr_tail(4000) + kam.log()[-4000:])
 
-    def test_dispatch_and_drain_failover(self):
+    def drain(self, node, on):
+        os.kill(node.proc.pid, signal.SIGUSR1 if on else signal.SIGUSR2)
+        want = 503 if on else 200
+        deadline = time.monotonic() + 10
+        while node.req("GET", "/readyz", prefix="").status != want:
+            self.assertLess(time.monotonic(), deadline, "readiness never became %d" % want)
+            time.sleep(0.1)
+
+    def test_dispatch_probes_and_failover(self):
         node_ports = [free_udp_port(), free_udp_port()]
-        self.start_kamailio(node_ports)
+        self.kdir = tempfile.mkdtemp(prefix="faxd-kamailio-")
+        self.kport = free_udp_port()
+        self.ds_list = os.path.join(self.kdir, "dispatcher.list")
+        with open(self.ds_list, "w") as f:
+            for p in node_ports:
+                f.write("1 sip:127.0.0.1:%d\n" % p)
+        node1 = "sip:127.0.0.1:%d" % node_ports[0]
+        kam = self.start_kamailio(1)
         fxs = []
         try:
-            kam = dict(host="127.0.0.1", port=self.kport, t38="off")
+            trunk = dict(host="127.0.0.1", port=self.kport, t38="off")
             env = {"FAXD_LINE_CHANNELS": "8", "FAXD_LINE_SANDBOX_PREFIX": ""}
-            nodes = [SipFaxd([trunk_conf("kam", **kam)], sip_port=p, env=env)
+            nodes = [SipFaxd([trunk_conf("kam", **trunk)], sip_port=p, env=env)
                      for p in node_ports]
             fxs.extend(nodes)
-            sender_fx = SipFaxd([trunk_conf("kam", prefixes="+1700", **kam)], env=env)
+            sender_fx = SipFaxd([trunk_conf("kam", prefixes="+1700", **trunk)], env=env)
             fxs.append(sender_fx)
             accts = [fx.new_account(number=NUMBER) for fx in nodes]
             sender = sender_fx.new_account(number=True)
 
             # Both nodes answer their probes: two calls, one on each (round robin).
-            self.send_round(sender_fx, sender, 2)
+            self.send_round(sender_fx, sender, 2, kam)
             for fx, acct in zip(nodes, accts):
                 wait_inbox(self, fx, acct["token"], 1)
             self.assertEqual(self.inbox_counts(nodes, accts), [1, 1])
 
-            # Node 1 drains: still alive (answers probes and /healthz), not ready, and it
-            # refuses INVITEs with 503, so kamailio sends the next calls to node 2.
-            os.kill(nodes[0].proc.pid, signal.SIGUSR1)
-            deadline = time.monotonic() + 10
-            while nodes[0].req("GET", "/readyz", prefix="").status != 503:
-                self.assertLess(time.monotonic(), deadline, "node 1 never became unready")
-                time.sleep(0.1)
-            self.send_round(sender_fx, sender, 2)
+            # Node 1 drains: still alive (/healthz), not ready, and it answers probes and
+            # INVITEs with 503. The probes take it out of the rotation: the next calls go
+            # to node 2 without trying node 1.
+            self.drain(nodes[0], True)
+            kam.wait_log(self, "faxd node %s is down" % node1)
+            self.send_round(sender_fx, sender, 2, kam)
             wait_inbox(self, nodes[1], accts[1]["token"], 3)
             self.assertEqual(self.inbox_counts(nodes, accts), [1, 3])
-            self.assertIn("faxd node failed (503)", self.klog_text())
+            self.assertNotIn("faxd node failed", kam.log())
+
+            # Undrained, node 1 answers its probes again and is back in the rotation.
+            self.drain(nodes[0], False)
+            kam.wait_log(self, "faxd node %s is up" % node1)
+
+            # Without probes kamailio learns of the drain only from the INVITE's 503:
+            # the call fails over to node 2 (failure_route).
+            kam.close()
+            kam = self.start_kamailio(0)
+            self.drain(nodes[0], True)
+            self.send_round(sender_fx, sender, 2, kam)
+            wait_inbox(self, nodes[1], accts[1]["token"], 5)
+            self.assertEqual(self.inbox_counts(nodes, accts), [1, 5])
+            self.assertIn("faxd node failed (503), trying sip:127.0.0.1:%d" % node_ports[1],
+                          kam.log())
         finally:
             for fx in fxs:
                 fx.close()
-            self.stop_kamailio()
+            kam.close()
+            if not os.environ.get("FAXD_E2E_KEEP"):
+                shutil.rmtree(self.kdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,14 @@ Everything runs at once; the dispatched faxes are real-time G.711 calls."""
 
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 import unittest
 
 from faxd_harness import main
-from sip_harness import SipFaxd, free_udp_port, send_doc, trunk_conf, wait_fax, wait_inbox
+from sip_harness import KAMAILIO, Kamailio, SipFaxd, free_udp_port, send_doc, trunk_conf, wait_fax
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFG_IN = os.path.join(os.path.dirname(HERE), "sip", "kamailio.cfg.in")
-KAMAILIO = "/usr/sbin/kamailio"
 
 SCRIPTED = {
     "+16004800170": "failed_user_busy",            # 480 but Q.850 17: the cause wins
@@ -55,23 +52,10 @@ class KamailioTest(unittest.TestCase):
         path = os.path.join(self.kdir, "kamailio.cfg")
         with open(path, "w") as f:
             f.write(cfg)
-        self.klog = open(os.path.join(self.kdir, "kamailio.log"), "wb")
-        self.kam = subprocess.Popen([KAMAILIO, "-f", path, "-DD", "-E", "-Y", self.kdir,
-                                     "-P", os.path.join(self.kdir, "kamailio.pid"),
-                                     "-m", "32", "-M", "8"],
-                                    stdout=self.klog, stderr=self.klog, stdin=subprocess.DEVNULL)
-        time.sleep(1.0)
-        self.assertIsNone(self.kam.poll(), "kamailio exited")
+        self.kam = Kamailio(self, path, self.kport, kdir=self.kdir)
 
     def stop_kamailio(self):
-        if self.kam.poll() is None:
-            self.kam.terminate()
-            try:
-                self.kam.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kam.kill()
-                self.kam.wait()
-        self.klog.close()
+        self.kam.close()
         if not os.environ.get("FAXD_E2E_KEEP"):
             shutil.rmtree(self.kdir, ignore_errors=True)
 
@@ -115,8 +99,7 @@ class KamailioTest(unittest.TestCase):
             self.assertEqual(sum(counts), 4, counts)
             self.assertTrue(all(c >= 1 for c in counts), counts)
             # Granted 10 s, the registration was refreshed during the calls.
-            with open(os.path.join(self.kdir, "kamailio.log"), "rb") as f:
-                regs = f.read().decode("utf-8", "replace").count("faxd-test REGISTER accepted user=faxuser")
+            regs = self.kam.log().count("faxd-test REGISTER accepted user=faxuser")
             self.assertGreaterEqual(regs, 2)
         finally:
             for fx in fxs:

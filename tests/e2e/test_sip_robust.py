@@ -146,7 +146,13 @@ class SipRobustTest(unittest.TestCase):
                 p.reply(inv, addr, "486 Busy Here")
                 rec = wait_fax(self, fx, acct["token"], fid, timeout=30)
                 self.assertEqual(rec["status"], "failed_user_busy", fx.stderr_tail())
-                trunks = {t["name"]: t for t in fx.faxctl("trunk", "list")["trunks"]}
+                # The trunk state file is rewritten by the SIP thread's 100 ms tick.
+                deadline = time.monotonic() + 5
+                while True:
+                    trunks = {t["name"]: t for t in fx.faxctl("trunk", "list")["trunks"]}
+                    if trunks["dead"]["last_error"] or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
                 self.assertIn("no answer from 127.0.0.1", trunks["dead"]["last_error"])
                 self.assertEqual(trunks["busy"]["last_error"], "")
 
