@@ -4,9 +4,11 @@
  * An upload is answered only after its bytes are fsynced and its row committed, so an
  * acknowledged path always has its document. Memory stays flat: libmicrohttpd's post
  * processor hands us the part in chunks that go straight to disk. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/api_priv.h"
@@ -278,6 +280,24 @@ enum fx_err fx_h_report_get(struct fx_req *r)
     return e;
 }
 
+/* Renders page `page` of f's image into png (under a temporary name, then renamed:
+ * a concurrent request never serves half a file). */
+static enum fx_err render_page(struct fx_req *r, const struct fx_fax *f, int page, int width,
+                               const char *png)
+{
+    char src[4400], tmp[4500], id[FX_ID_LEN + 1];
+    int pages = 0;
+    enum fx_err e = fx_blob_path(r->api->store, f->blob, src, sizeof src);
+    if (e) return e;
+    fx_id_new(id);
+    snprintf(tmp, sizeof tmp, "%s.%s.tmp", png, id);
+    e = fx_convert_page_png(src, page, width, tmp, &pages);
+    if (e == FX_ERR_NOT_FOUND) return fx_req_fail(r, e, "The fax has %d pages", pages);
+    if (!e && rename(tmp, png) != 0) e = FX_ERR_IO;
+    unlink(tmp);
+    return e;
+}
+
 /* GET …/pages/{fax_id}?page=N&width=W (web interface extension): page N of the fax
  * image as a grey PNG W pixels wide, for thumbnails and the page viewer. */
 enum fx_err fx_h_page_get(struct fx_req *r)
@@ -298,19 +318,17 @@ enum fx_err fx_h_page_get(struct fx_req *r)
     struct fx_fax f;
     enum fx_err e = fax_for_file(r, &f);
     if (e) return e;
-    char src[4400], prefix[4400], png[4500], name[80];
-    int made = 0;
-    if (!f.blob[0]) e = fx_req_fail(r, FX_ERR_NOT_FOUND, "This fax has no image");
-    else e = fx_blob_path(r->api->store, f.blob, src, sizeof src);
-    temp_path(r, "", prefix, sizeof prefix);
-    if (!e) e = fx_convert_thumbnails(src, prefix, (int)page, (int)width, &made);
-    if (!e && made < page) e = fx_req_fail(r, FX_ERR_NOT_FOUND, "The fax has %d pages", made);
+    char variant[64], png[4400], name[80];
+    snprintf(variant, sizeof variant, "p%lld-w%lld.png", (long long)page, (long long)width);
     snprintf(name, sizeof name, "%s-%lld.png", f.id, (long long)page);
-    for (int i = 1; i <= made; i++) {
-        snprintf(png, sizeof png, "%s-%d.png", prefix, i);
-        if (!e && i == page) e = fx_reply_file(r, png, "image/png", name);
-        unlink(png);
-    }
+    if (!f.blob[0]) e = fx_req_fail(r, FX_ERR_NOT_FOUND, "This fax has no image");
+    else e = fx_blob_derived_path(r->api->store, f.blob, variant, png, sizeof png);
+    /* A page image is rendered once per size and then served from the node's cache: a
+     * viewer asks for the same pages again and again, and an HTTP thread should not
+     * decode a 100-page fax for each. */
+    if (!e && utimensat(AT_FDCWD, png, NULL, 0) != 0) e = render_page(r, &f, (int)page,
+                                                                   (int)width, png);
+    if (!e) e = fx_reply_file(r, png, "image/png", name);
     fx_store_fax_clear(&f);
     return e;
 }

@@ -124,6 +124,12 @@ bool fx_convert_tiff_is_fax(const char *path, int *pages, enum fx_res *res, char
  * re-encoded as G4. FX_ERR_INVALID for non-bilevel or unreadable input. */
 enum fx_err fx_convert_tiff_to_pdf(const char *tiff_path, const char *pdf_path);
 
+/* Writes page `page` (1-based) of a fax TIFF as a grey PNG `width` pixels wide (aspect
+ * corrected) at png_path. FX_ERR_NOT_FOUND past the last page (*pages gets the count
+ * whenever the TIFF is readable); FX_ERR_INVALID for an unreadable TIFF. */
+enum fx_err fx_convert_page_png(const char *tiff_path, int page, int width,
+                                const char *png_path, int *pages);
+
 /* Writes PNG thumbnails of the first n pages of a fax TIFF as <prefix>-<n>.png, each
  * `width` pixels wide (grey, aspect corrected). *written gets how many were made. */
 enum fx_err fx_convert_thumbnails(const char *tiff_path, const char *prefix, int max_pages,

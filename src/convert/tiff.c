@@ -439,6 +439,24 @@ static enum fx_err write_png(const uint8_t *grey, int width, int height, const c
     return st == CAIRO_STATUS_SUCCESS ? FX_OK : FX_ERR_IO;
 }
 
+enum fx_err fx_convert_page_png(const char *tiff_path, int page, int width,
+                                const char *png_path, int *pages)
+{
+    quiet();
+    TIFF *t = TIFFOpen(tiff_path, "r");
+    if (!t) return FX_ERR_INVALID;
+    *pages = (int)TIFFNumberOfDirectories(t);
+    uint8_t *grey = NULL;
+    int h = 0;
+    enum fx_err e = page >= 1 && page <= *pages && TIFFSetDirectory(t, (tdir_t)(page - 1))
+                        ? page_thumb(t, width, &grey, &h)
+                        : FX_ERR_NOT_FOUND;
+    TIFFClose(t);
+    if (!e) e = write_png(grey, width, h, png_path);
+    free(grey);
+    return e;
+}
+
 enum fx_err fx_convert_thumbnails(const char *tiff_path, const char *prefix, int max_pages,
                                   int width, int *written)
 {

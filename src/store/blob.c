@@ -175,9 +175,42 @@ enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t 
     return n > 0 && (size_t)n < out_len ? FX_OK : FX_ERR_INVALID;
 }
 
+enum fx_err fx_blob_derived_path(struct fx_store *s, const char *key, const char *variant,
+                                 char *out, size_t out_len)
+{
+    if (!key_ok(key) || !variant[0] || strspn(variant, "abcdefghijklmnopqrstuvwxyz"
+                                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                       "0123456789-.") != strlen(variant))
+        return FX_ERR_INVALID;
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/cache/derived/%.2s", s->blob_dir, key);
+    enum fx_err e = fx_mkdirs(dir);
+    if (e) return e;
+    int n = snprintf(out, out_len, "%s/cache/derived/%s.%s", s->blob_dir, key, variant);
+    return n > 0 && (size_t)n < out_len ? FX_OK : FX_ERR_INVALID;
+}
+
+/* Removes this node's derived files of key: <key>.<variant> in key's directory. */
+static void derived_remove(struct fx_store *s, const char *key)
+{
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/cache/derived/%.2s", s->blob_dir, key);
+    const char *base = strchr(key, '/') ? strchr(key, '/') + 1 : key;
+    size_t len = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (!strncmp(de->d_name, base, len) && de->d_name[len] == '.')
+            unlinkat(dirfd(d), de->d_name, 0);
+    closedir(d);
+}
+
 enum fx_err fx_blob_remove(struct fx_store *s, const char *key)
 {
-    if (s->blobs_in_db) return key_ok(key) ? fx_blob_db_remove(s, key) : FX_ERR_INVALID;
+    if (!key_ok(key)) return FX_ERR_INVALID;
+    derived_remove(s, key);
+    if (s->blobs_in_db) return fx_blob_db_remove(s, key);
     char path[4400];
     enum fx_err e = fx_blob_path(s, key, path, sizeof path);
     if (e) return e;

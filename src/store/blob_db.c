@@ -10,8 +10,9 @@
  * chunk by chunk, into <data_dir>/blobs/cache/<key> and hands out that path. A key
  * always names the same bytes, so a cached copy never goes stale; removing a blob drops
  * this node's copy, and copies unused for a day go (at start-up, then hourly through
- * fx_blob_sweep: another node may have removed their blob). The blob tables' SQL lives
- * here, beside the file blob store, rather than in store.c. */
+ * fx_blob_sweep: another node may have removed their blob). Derived files
+ * (fx_blob_derived_path, on both back-ends) live in cache/derived and are swept alike.
+ * The blob tables' SQL lives here, beside the file blob store, rather than in store.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +52,6 @@ enum fx_err fx_blob_db_init(struct fx_store *s)
 
 void fx_blob_sweep(struct fx_store *s)
 {
-    if (!s->blobs_in_db) return;
     time_t now = time(NULL);
     char cache[4400];
     snprintf(cache, sizeof cache, "%s/cache", s->blob_dir);

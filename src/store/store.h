@@ -564,9 +564,17 @@ enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix
                          char new_key[96]);
 /* Deletes a blob (a deleted fax's image). A missing blob is not an error. */
 enum fx_err fx_blob_remove(struct fx_store *s, const char *key);
-/* Drops this node's copies of database blobs (PostgreSQL) unused for a day, at most
- * once an hour; nothing on SQLite. For the housekeeping of every node. */
+/* Drops this node's copies of database blobs (PostgreSQL) and derived files unused for
+ * a day, at most once an hour. For the housekeeping of every node. */
 void fx_blob_sweep(struct fx_store *s);
+/* Where this node caches a file derived from a blob (e.g. a page image): out[out_len]
+ * gets <data_dir>/blobs/cache/derived/<key>.<variant>, its directory made. A key always
+ * names the same bytes, so a derived file never goes stale: write it once (to a
+ * temporary name beside it, then rename), and serve it while it exists. Removing the
+ * blob removes this node's derived files; fx_blob_sweep drops those unused for a day
+ * (a cache hit should touch the file's mtime). variant: letters, digits, '-', '.'. */
+enum fx_err fx_blob_derived_path(struct fx_store *s, const char *key, const char *variant,
+                                 char *out, size_t out_len);
 /* Absolute path of a blob into out[out_len]: its file, or (PostgreSQL) a local copy
  * fetched from the database on first use. */
 enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t out_len);

@@ -248,8 +248,26 @@ class SignInTest(WebCase):
         self.assertEqual(r.ctype, "image/png")
         self.assertEqual(r.body[:8], b"\x89PNG\r\n\x1a\n")
         self.assertEqual(struct.unpack(">I", r.body[16:20])[0], 120)
+        # Rendered once per page and width, then served from the node's cache: the same
+        # bytes again, one cached file, removed with the fax.
+        cache = os.path.join(self.faxd.data_dir, "blobs", "cache", "derived")
+        cached = [os.path.join(d, f) for d, _, fs in os.walk(cache) for f in fs]
+        self.assertEqual(len(cached), 1, cached)
+        self.assertTrue(cached[0].endswith(".p1-w120.png"), cached)
+        again = self.with_cookie("GET", "/accounts/self/pages/" + fax["id"], cookie,
+                                 query={"page": 1, "width": 120})
+        self.assertEqual(again.body, r.body)
+        with open(cached[0], "rb") as f:
+            self.assertEqual(f.read(), r.body)
+        r = self.with_cookie("GET", "/accounts/self/pages/" + fax["id"], cookie,
+                             query={"page": 1, "width": 60})
+        self.assertEqual(struct.unpack(">I", r.body[16:20])[0], 60)
         self.assertError(self.with_cookie("GET", "/accounts/self/pages/" + fax["id"], cookie,
                                           query={"page": 99}), 404)
+        self.assertEqual(len([f for _, _, fs in os.walk(cache) for f in fs]), 2)
+        self.assertStatus(self.req("DELETE", "/accounts/self/faxes/" + fax["id"],
+                                   token=acct["token"]), 200)
+        self.assertEqual([f for _, _, fs in os.walk(cache) for f in fs], [])
         self.assertError(self.with_cookie("GET", "/accounts/self/pages/" + fax["id"], cookie,
                                           query={"width": 5}), 400)
 

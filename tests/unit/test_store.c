@@ -122,6 +122,14 @@ static char *slurp(const char *path, size_t *len)
     return fx_buf_steal(&b);
 }
 
+static bool write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return false;
+    bool ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok;
+}
+
 static bool file_exists(const char *path)
 {
     struct stat st;
@@ -1548,12 +1556,26 @@ static void test_blobs(void)
     char tiny[8];
     CHECK(fx_blob_path(s, key, tiny, sizeof tiny) == FX_ERR_INVALID);
 
+    /* Derived files: beside the blob's key, named by variant; removing the blob removes
+     * them (not those of another blob). */
+    char dpath[600], dpath2[600], other[600];
+    CHECK(fx_blob_derived_path(s, key, "p1-w200.png", dpath, sizeof dpath) == FX_OK);
+    CHECK(fx_blob_derived_path(s, key, "p2-w200.png", dpath2, sizeof dpath2) == FX_OK);
+    CHECK(fx_blob_derived_path(s, key2, "p1-w200.png", other, sizeof other) == FX_OK);
+    CHECK(strstr(dpath, "/blobs/cache/derived/") && strcmp(dpath, dpath2) && strcmp(dpath, other));
+    CHECK(write_file(dpath, "x", 1) && write_file(dpath2, "x", 1) && write_file(other, "x", 1));
+    CHECK(fx_blob_derived_path(s, key, "../x", dpath2, sizeof dpath2) == FX_ERR_INVALID);
+    CHECK(fx_blob_derived_path(s, key, "", dpath2, sizeof dpath2) == FX_ERR_INVALID);
+    CHECK(fx_blob_derived_path(s, "../x", "a", dpath2, sizeof dpath2) == FX_ERR_INVALID);
+    CHECK(fx_blob_derived_path(s, key, "p2-w200.png", dpath2, sizeof dpath2) == FX_OK);
+
     /* Remove: gone, and a second remove is fine. */
     CHECK(fx_blob_path(s, key, path, sizeof path) == FX_OK);
     CHECK(file_exists(path));
     long long contents = pg ? sql_int(dir, "SELECT COUNT(*) FROM blob_data") : 0;
     CHECK(fx_blob_remove(s, key) == FX_OK);
     CHECK(!file_exists(path));
+    CHECK(!file_exists(dpath) && !file_exists(dpath2) && file_exists(other));
     if (pg) CHECK(sql_int(dir, "SELECT COUNT(*) FROM blob_data") == contents - 1);
     CHECK(fx_blob_path(s, key, path, sizeof path) == (pg ? FX_ERR_NOT_FOUND : FX_OK));
     CHECK(fx_blob_remove(s, key) == FX_OK);
