@@ -100,6 +100,19 @@ static int run(const struct fx_conf *conf)
     signal(SIGPIPE, SIG_IGN);
 
     if (prepare_data_dir(conf->data_dir)) return 1;
+    int pidfd = -1;
+    long holder = 0;
+    enum fx_err pe = fx_pidfile_take(conf->data_dir, &pidfd, &holder);
+    if (pe == FX_ERR_CONFLICT) {
+        fprintf(stderr, "faxd: another faxd (pid %ld) is running on %s\n", holder,
+                conf->data_dir);
+        return 1;
+    }
+    if (pe) {
+        fprintf(stderr, "faxd: cannot write %s/faxd.pid: %s\n", conf->data_dir,
+                strerror(errno));
+        return 1;
+    }
     struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver};
     struct fx_store *store = NULL;
     struct fx_api *api = NULL;
@@ -156,6 +169,7 @@ static int run(const struct fx_conf *conf)
     fx_queue_free(queue);
     fx_store_close(store);
     fx_info("faxd stopped");
+    close(pidfd);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -522,6 +523,51 @@ enum fx_err fx_fsync_dir(const char *dir)
     int rc = fsync(fd);
     close(fd);
     return rc == 0 ? FX_OK : FX_ERR_IO;
+}
+
+static long pidfile_read(int fd)
+{
+    char buf[32] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    return n > 0 ? strtol(buf, NULL, 10) : 0;
+}
+
+static int pidfile_open(const char *data_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/faxd.pid", data_dir);
+    return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+}
+
+enum fx_err fx_pidfile_take(const char *data_dir, int *fd, long *holder)
+{
+    *holder = 0;
+    int f = pidfile_open(data_dir);
+    if (f < 0) return FX_ERR_IO;
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        *holder = pidfile_read(f);
+        close(f);
+        return FX_ERR_CONFLICT;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(f, 0) != 0 || pwrite(f, buf, (size_t)n, 0) != n) {
+        close(f);
+        return FX_ERR_IO;
+    }
+    *fd = f;
+    return FX_OK;
+}
+
+enum fx_err fx_pidfile_holder(const char *data_dir, long *pid)
+{
+    int f = pidfile_open(data_dir);
+    if (f < 0) return FX_ERR_NOT_FOUND;
+    /* A shared lock succeeds only when no faxd holds the exclusive one. */
+    bool running = flock(f, LOCK_SH | LOCK_NB) != 0;
+    *pid = running ? pidfile_read(f) : 0;
+    close(f);
+    return running && *pid > 0 ? FX_OK : FX_ERR_NOT_FOUND;
 }
 
 /* ---- phone numbers ---- */

@@ -174,7 +174,6 @@ bool fx_rates_parse(const char *spec, struct fx_rates *out, char *why, size_t wh
 /* The multiplier for number; true when calls to it are refused. */
 bool fx_rates_find(const struct fx_rates *r, const char *number, double *multiplier);
 
-/* ---- files ------------------------------------------------------------------ */
 /* ---- crash points ------------------------------------------------------------
  * Named places where a `kill -9` is most dangerous (mid-upload, mid-conversion, mid-page,
  * between a call's end and its record, …). FAXD_TEST_CRASH_AT=name[:n] makes the n-th
@@ -183,9 +182,22 @@ bool fx_rates_find(const struct fx_rates *r, const char *number, double *multipl
  * (SIGTERM) at that point instead. Without the variables this is one cached check. */
 void fx_crash_point(const char *name);
 
+/* ---- files ------------------------------------------------------------------ */
 /* mkdir -p with mode 0750. */
 enum fx_err fx_mkdirs(const char *path);
 /* fsync the directory holding path, so a rename inside it is durable. */
 enum fx_err fx_fsync_dir(const char *dir);
+
+/* The pid file of the faxd serving a data directory, <data_dir>/faxd.pid, locked (flock)
+ * for the process's life: a second faxd on the same directory would release the first
+ * one's leases at its start and dial their faxes again, so it must refuse to start; and
+ * faxctl finds the running faxd there (to drain it). The kernel drops the lock when the
+ * process dies, however it dies.
+ * fx_pidfile_take: locks the file and writes our pid; *fd is the open descriptor, to keep
+ * open until exit. FX_ERR_CONFLICT when another process holds it (*holder gets its pid,
+ * 0 if unknown); FX_ERR_IO when the file cannot be opened. */
+enum fx_err fx_pidfile_take(const char *data_dir, int *fd, long *holder);
+/* The pid of the faxd holding data_dir's pid file; FX_ERR_NOT_FOUND when none runs. */
+enum fx_err fx_pidfile_holder(const char *data_dir, long *pid);
 
 #endif

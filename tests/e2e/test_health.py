@@ -4,11 +4,12 @@ or calls, a call in progress runs to its end) and SIGUSR2 takes work again."""
 
 import os
 import signal
+import subprocess
 import time
 
 import unittest
 
-from faxd_harness import PG_BASE, FaxdTestCase, _pg_admin, fixture_bytes, main
+from faxd_harness import FAXD_BIN, PG_BASE, FaxdTestCase, _pg_admin, fixture_bytes, main
 
 DOC = "letter_a4.pdf"
 
@@ -54,7 +55,8 @@ class HealthTest(Probes, FaxdTestCase):
 
     def test_drain_holds_new_work_until_undrained(self):
         acct = self.new_account(number=True)
-        os.kill(self.faxd.proc.pid, signal.SIGUSR1)
+        # `faxctl drain` finds the running faxd through its pid file and signals it.
+        self.assertEqual(self.faxctl("drain"), {"pid": self.faxd.proc.pid, "draining": True})
         try:
             r = self.wait_ready(503)
             self.assertError(r, 503, "unavailable")
@@ -70,7 +72,8 @@ class HealthTest(Probes, FaxdTestCase):
             r = self.req("GET", "/accounts/self/faxes/" + fax_id, token=acct["token"])
             self.assertEqual(r.status, 404, r)
         finally:
-            os.kill(self.faxd.proc.pid, signal.SIGUSR2)
+            self.assertEqual(self.faxctl("undrain"),
+                             {"pid": self.faxd.proc.pid, "draining": False})
         self.assertEqual(self.assertJson(self.wait_ready(200), 200), {"status": "ok"})
         fax = self.wait_fax(acct["token"], fax_id)
         self.assertEqual(fax["status"], "success", fax)
@@ -90,6 +93,26 @@ class HealthTest(Probes, FaxdTestCase):
         finally:
             _pg_admin("ALTER DATABASE %s ALLOW_CONNECTIONS true" % db)
         self.assertEqual(self.assertJson(self.wait_ready(200), 200), {"status": "ok"})
+
+
+class PidFileTest(Probes, FaxdTestCase):
+    def test_one_faxd_per_data_directory(self):
+        # A second faxd on the same data directory would release the first one's leases
+        # and dial their faxes again: it refuses to start, naming the running one.
+        r = subprocess.run([FAXD_BIN], env=self.faxd.env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("another faxd (pid %d) is running" % self.faxd.proc.pid,
+                      r.stderr.decode())
+        self.assertEqual(self.assertJson(self.probe("/healthz"), 200), {"status": "ok"})
+        # Once it is gone (even by kill -9), nothing holds the directory: faxctl finds no
+        # faxd, and a new one starts.
+        self.faxd.kill9()
+        r = self.faxd.faxctl_raw("drain")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(b"no faxd is running", r.stderr)
+        self.faxd.start()
+        self.assertEqual(self.faxctl("undrain"), {"pid": self.faxd.proc.pid, "draining": False})
 
 
 class DrainInProgressTest(Probes, FaxdTestCase):
