@@ -81,6 +81,8 @@ struct fx_sip_call {
     enum call_state st;
     bool got_response, cancelled, auth_tried, reinvite, remote_bye, auth_failed, ended;
     bool glare_retried;
+    bool late_offer; /* incoming INVITE without SDP: our offer goes in the 200 */
+    bool await_ack;  /* … and its answer comes in the ACK */
     int64_t ring_deadline, t38_retry_at;
     int local_port, final_code, q850;
     char reason[96];
@@ -92,12 +94,12 @@ struct fx_sip_call {
     struct fx_sip_call *next; /* live list */
 };
 
-enum cmd_op { CMD_DIAL, CMD_ANSWER, CMD_T38, CMD_HANGUP };
+enum cmd_op { CMD_DIAL, CMD_ANSWER, CMD_T38, CMD_HANGUP, CMD_REJECT };
 struct cmd {
     struct cmd *next;
     enum cmd_op op;
     struct fx_sip_call *call; /* holds a reference until run */
-    int port;
+    int port;                 /* CMD_ANSWER: media port; CMD_REJECT: the SIP status */
 };
 
 struct fx_sip {
@@ -119,6 +121,7 @@ struct fx_sip {
     su_home_t home[1];
     su_root_t *root;
     nua_t *nua;
+    struct fx_sip_auth *auth; /* NULL: no trunk takes authenticated callers */
     su_timer_t *tick;
     su_wait_t wait[1];
     struct fx_sip_call *calls;
@@ -415,11 +418,17 @@ static void reinvite_answered(struct fx_sip_call *c, int status, const sip_t *si
         return;
     }
     if (status == 491 && !c->glare_retried) {
-        /* Both ends re-INVITEd at once (glare): try once more after RFC 3261's wait,
-         * shorter for the side that did not place the call, so the two do not meet
-         * again; the far end's own re-INVITE may well come first. */
+        /* Both ends re-INVITEd at once (glare): try once more after RFC 3261's
+         * (14.1) random wait in 10 ms steps — 2.1-4 s for the side that placed the call
+         * (it owns the Call-ID), 0-2 s for the other — so the two do not meet again;
+         * the far end's own re-INVITE may well come first. */
+        uint32_t r;
+        fx_random_bytes(&r, sizeof r);
         c->glare_retried = true;
-        c->t38_retry_at = now_ms() + (c->incoming ? 1000 : 2500);
+        c->t38_retry_at = now_ms() + (c->incoming ? (int64_t)(r % 201) * 10
+                                                  : 2100 + (int64_t)(r % 191) * 10);
+        fx_info("sip t38 glare (491) to=%s retry_in_ms=%lld", c->to,
+                (long long)(c->t38_retry_at - now_ms()));
         return;
     }
     fx_info("sip t38 refused to=%s status=%d", c->to, status);
@@ -522,18 +531,26 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
 {
     char addr[64];
     int t = source_trunk(s, addr, sizeof addr);
-    if (t < 0) {
+    if (t < 0 && s->auth) {
+        /* Not a trunk's address: a peer with a trunk's inbound credentials may call. */
+        t = fx_sip_auth_invite(s->auth, nh, sip, addr);
+        if (t < 0) {
+            nua_handle_destroy(nh);
+            return;
+        }
+    } else if (t < 0) {
         fx_warn("sip incoming call refused: source %s is not a trunk", addr);
         reject(nh, 403, "Forbidden");
         return;
     }
     const char *body;
     size_t len;
-    struct fx_sdp offer;
-    if (!payload(sip, &body, &len) || fx_sdp_parse(body, len, &offer)) {
-        fx_warn("sip incoming call refused: no valid SDP offer source=%s", addr);
-        reject(nh, payload(sip, &body, &len) ? 400 : 488,
-               payload(sip, &body, &len) ? "Malformed SDP" : "SDP Offer Required");
+    struct fx_sdp offer = {0};
+    /* No SDP at all is a late offer (PBXs, some carriers): ours goes in the 200. */
+    bool late = !payload(sip, &body, &len);
+    if (!late && fx_sdp_parse(body, len, &offer)) {
+        fx_warn("sip incoming call refused: malformed SDP offer source=%s", addr);
+        reject(nh, 400, "Malformed SDP");
         return;
     }
     struct fx_sip_call *c = calloc(1, sizeof *c);
@@ -547,6 +564,8 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
     c->trunk = t;
     c->incoming = true;
     c->offer = offer;
+    c->late_offer = late;
+    c->t38_first = late && s->trunks[t].t38 == FX_SIP_T38_ONLY;
     c->sdp_id = (uint64_t)fx_clock_now();
     url_number(s, sip->sip_request ? sip->sip_request->rq_url : NULL, c->to);
     if (!c->to[0] && sip->sip_to) url_number(s, sip->sip_to->a_url, c->to);
@@ -575,10 +594,35 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
     s->calls = c;
 }
 
+/* The owner refuses an incoming call it has not answered (e.g. 404: not our number). */
+static void run_reject(struct fx_sip_call *c, int code)
+{
+    if (c->st != ST_CALLING || !c->incoming) return;
+    const char *phrase = sip_status_phrase(code);
+    fx_info("sip incoming call refused to=%s code=%d", c->to, code);
+    nua_respond(c->nh, code, phrase ? phrase : "Refused", TAG_END());
+    c->final_code = code;
+    snprintf(c->reason, sizeof c->reason, "refused with %d", code);
+    c->st = ST_ENDING; /* the terminated state follows */
+}
+
 static void run_answer(struct fx_sip_call *c, int port)
 {
     if (c->st != ST_CALLING || !c->incoming) return;
     c->local_port = port;
+    if (c->late_offer) {
+        /* Our offer in the 200; ANSWERED waits for the answer in the ACK (on_ack). */
+        char offer[1024];
+        if (offer_sdp(c, c->t38_first, offer, sizeof offer)) {
+            run_reject(c, 500);
+            return;
+        }
+        respond_sdp(c->nh, 200, "OK", offer);
+        c->st = ST_ANSWERED;
+        c->final_code = 200;
+        c->await_ack = true;
+        return;
+    }
     int pick = choose(c, &c->offer, &c->media);
     char sdp[1024];
     if (pick < 0 || answer_sdp(c, &c->offer, pick, sdp, sizeof sdp)) {
@@ -592,6 +636,15 @@ static void run_answer(struct fx_sip_call *c, int port)
     c->st = ST_ANSWERED;
     c->final_code = 200;
     emit_kind(c, FX_SIP_EV_ANSWERED);
+}
+
+/* The ACK to our 200. After a late offer it carries the answer to ours: the call's
+ * media is agreed only now, exactly as when an outgoing call is answered. */
+static void on_ack(struct fx_sip *s, struct fx_sip_call *c, const sip_t *sip)
+{
+    if (!c->await_ack) return;
+    c->await_ack = false;
+    answered(s, c, sip);
 }
 
 /* A re-INVITE on an answered call: T.38 switch, codec change or a session refresh. */
@@ -740,6 +793,9 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
     case nua_r_invite:
         if (c) r_invite(s, c, status, phrase, sip);
         break;
+    case nua_i_ack:
+        if (c) on_ack(s, c, sip);
+        break;
     case nua_i_options: {
         /* A dispatcher's probe: 503 while this node takes no calls, so it stops sending
          * them here; inside a dialog the call is alive and the answer is always 200. */
@@ -797,6 +853,7 @@ static void run_cmds(struct fx_sip *s)
             else run_dial(s, c);
         } else if (c->st != ST_DONE) {
             if (k->op == CMD_ANSWER) run_answer(c, k->port);
+            else if (k->op == CMD_REJECT) run_reject(c, k->port);
             else if (k->op == CMD_T38) run_t38(c);
             else run_hangup(c);
         }
@@ -946,6 +1003,7 @@ static void *sip_main(void *arg)
              su_root_register(s->root, s->wait, wake_cb, NULL, 0) >= 0;
         s->tick = ok ? su_timer_create(su_root_task(s->root), 100) : NULL;
         ok = s->tick && su_timer_run(s->tick, on_tick, s) == 0;
+        ok = ok && fx_sip_auth_new(s->conf, s->root, &s->auth) == FX_OK;
     }
     if (!ok) {
         fx_error("sip cannot start the user agent on %s:%lld (port in use?)",
@@ -979,6 +1037,7 @@ static void *sip_main(void *arg)
     run_cmds(s); /* drop references still queued */
     su_timer_destroy(s->tick);
     nua_destroy(s->nua);
+    fx_sip_auth_free(s->auth);
     su_root_unregister(s->root, s->wait, wake_cb, NULL);
     su_wait_destroy(s->wait);
     su_root_destroy(s->root);
@@ -1141,6 +1200,24 @@ void fx_sip_call_bind(struct fx_sip_call *c, fx_sip_call_cb cb, void *arg)
 void fx_sip_call_answer(struct fx_sip_call *c, int local_port)
 {
     push_cmd(c->s, CMD_ANSWER, c, local_port);
+}
+
+void fx_sip_call_reject(struct fx_sip_call *c, int code)
+{
+    push_cmd(c->s, CMD_REJECT, c, code);
+}
+
+bool fx_sip_trunk_ready(struct fx_sip *s, int trunk, char *why, size_t len)
+{
+    if (trunk < 0 || trunk >= s->n_trunks) return false;
+    struct trunk *t = &s->trunks[trunk];
+    pthread_mutex_lock(&s->mu);
+    bool ready = strcmp(t->reg_state, "no") != 0; /* "off" (no registration) or "yes" */
+    if (!ready)
+        snprintf(why, len, "trunk %s is not registered%s%s", t->cf->name,
+                 t->last_error[0] ? ": " : "", t->last_error);
+    pthread_mutex_unlock(&s->mu);
+    return ready;
 }
 
 void fx_sip_call_t38(struct fx_sip_call *c)
