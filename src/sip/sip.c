@@ -82,7 +82,8 @@ struct fx_sip_call {
     bool got_response, cancelled, auth_tried, reinvite, remote_bye, auth_failed, ended;
     bool glare_retried;
     bool late_offer; /* incoming INVITE without SDP: our offer goes in the 200 */
-    bool await_ack;  /* … and its answer comes in the ACK */
+    enum { ACK_NONE, ACK_CALL, ACK_REINVITE } await_ack; /* our offer's answer is due in
+                                                          * the ACK of that (re-)INVITE */
     int64_t ring_deadline, t38_retry_at;
     int local_port, final_code, q850;
     char reason[96];
@@ -620,7 +621,7 @@ static void run_answer(struct fx_sip_call *c, int port)
         respond_sdp(c->nh, 200, "OK", offer);
         c->st = ST_ANSWERED;
         c->final_code = 200;
-        c->await_ack = true;
+        c->await_ack = ACK_CALL;
         return;
     }
     int pick = choose(c, &c->offer, &c->media);
@@ -639,12 +640,30 @@ static void run_answer(struct fx_sip_call *c, int port)
 }
 
 /* The ACK to our 200. After a late offer it carries the answer to ours: the call's
- * media is agreed only now, exactly as when an outgoing call is answered. */
+ * media is agreed only now, exactly as when an outgoing call is answered. After a
+ * re-INVITE without an offer (ours went in the 200) the media may have moved. */
 static void on_ack(struct fx_sip *s, struct fx_sip_call *c, const sip_t *sip)
 {
-    if (!c->await_ack) return;
-    c->await_ack = false;
-    answered(s, c, sip);
+    int what = c->await_ack;
+    c->await_ack = ACK_NONE;
+    const char *body;
+    size_t len;
+    struct fx_sdp ans;
+    struct fx_sip_media m, old = c->media;
+    if (what == ACK_CALL) {
+        answered(s, c, sip);
+    } else if (what == ACK_REINVITE && payload(sip, &body, &len) &&
+               !fx_sdp_parse(body, len, &ans) &&
+               (old.kind == FX_SIP_T38 ? fx_sdp_pick_t38(&ans, &m, NULL)
+                                       : fx_sdp_pick_audio(&ans, s->trunks[c->trunk].laws,
+                                                           s->trunks[c->trunk].n_laws, &m,
+                                                           NULL)) &&
+               (m.kind != old.kind || m.port != old.port || strcmp(m.ip, old.ip))) {
+        /* The far end re-INVITEd without an offer and moved in its answer. */
+        c->media = m;
+        fx_info("sip media changed by the peer's ACK to=%s kind=%d", c->to, (int)m.kind);
+        emit_kind(c, FX_SIP_EV_MEDIA);
+    }
 }
 
 /* A re-INVITE on an answered call: T.38 switch, codec change or a session refresh. */
@@ -656,7 +675,10 @@ static void i_reinvite(struct fx_sip_call *c, nua_handle_t *nh, const sip_t *sip
     char sdp[1024];
     if (!payload(sip, &body, &len)) { /* no offer: we offer the current media again */
         bool t38 = c->media.kind == FX_SIP_T38;
-        if (!offer_sdp(c, t38, sdp, sizeof sdp)) respond_sdp(nh, 200, "OK", sdp);
+        if (!offer_sdp(c, t38, sdp, sizeof sdp)) {
+            respond_sdp(nh, 200, "OK", sdp);
+            c->await_ack = ACK_REINVITE; /* the answer comes in the ACK (on_ack) */
+        }
         return;
     }
     if (fx_sdp_parse(body, len, &offer)) {

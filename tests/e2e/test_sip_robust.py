@@ -69,16 +69,21 @@ class Peer:
             "Content-Type: application/sdp\r\n" if sdp else "", len(sdp), sdp)
         self.s.sendto(msg.encode(), ("127.0.0.1", target))
 
+    def in_dialog(self, method, target, invite, ok, cseq):
+        """Sends a request inside the call that `ok` (faxd's 200) answered; returns the
+        final response (code, text). An INVITE carries no SDP (an offer-less re-INVITE)."""
+        msg = ("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n"
+               "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n"
+               "Contact: <sip:peer@%s:%d>\r\nContent-Length: 0\r\n\r\n") % (
+            method, re.search(r"<([^>]+)>", header(ok, "Contact")).group(1), self.ip,
+            self.port, uuid.uuid4().hex[:10], header(invite, "From"), header(ok, "To"),
+            header(invite, "Call-ID"), cseq, method, self.ip, self.port)
+        self.s.sendto(msg.encode(), ("127.0.0.1", target))
+        return msg, self.final(header(invite, "Call-ID"), method=method, cseq=cseq)
+
     def bye(self, target, invite, ok, cseq=9):
         """Ends the call that `ok` (faxd's 200) answered; returns the BYE's status."""
-        msg = ("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n"
-               "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d BYE\r\n"
-               "Content-Length: 0\r\n\r\n") % (
-            re.search(r"<([^>]+)>", header(ok, "Contact")).group(1), self.ip, self.port,
-            uuid.uuid4().hex[:10], header(invite, "From"), header(ok, "To"),
-            header(invite, "Call-ID"), cseq)
-        self.s.sendto(msg.encode(), ("127.0.0.1", target))
-        return self.final(header(invite, "Call-ID"), method="BYE")[0]
+        return self.in_dialog("BYE", target, invite, ok, cseq)[1][0]
 
     def options(self, target):
         """Sends an out-of-dialog OPTIONS (a dispatcher's probe); returns the status."""
@@ -366,6 +371,12 @@ class SipRobustTest(unittest.TestCase):
             p.close()
             fx.close()
 
+    def wait_log(self, fx, text, timeout=10):
+        deadline = time.monotonic() + timeout
+        while text not in fx.stderr_text():
+            self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
+            time.sleep(0.1)
+
     def test_digest_auth_late_offer_and_100rel(self):
         """A caller outside every trunk's networks is challenged (407) when a trunk has
         inbound credentials: the right answer is taken as that trunk's call, a replayed
@@ -429,10 +440,13 @@ class SipRobustTest(unittest.TestCase):
             self.assertEqual(code, 200, fx.stderr_tail())
             self.assertIn("m=audio ", ok6)
             p.ack(port, inv6, ok6, sdp=SDP.replace("8 0", "0") % 40002)
-            deadline = time.monotonic() + 10
-            while "line sip media to=%s kind=pcmu peer=127.0.0.1:40002" % num not in fx.stderr_text():
-                self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
-                time.sleep(0.1)
+            self.wait_log(fx, "line sip media to=%s kind=pcmu peer=127.0.0.1:40002" % num)
+            # A re-INVITE without an offer: ours again in the 200; the ACK's answer moves.
+            reinv, (code, ok7) = p.in_dialog("INVITE", port, inv6, ok6, 2)
+            self.assertEqual(code, 200, fx.stderr_tail())
+            self.assertIn("m=audio ", ok7)
+            p.ack(port, reinv, ok7, sdp=SDP.replace("8 0", "0") % 40004)
+            self.wait_log(fx, "line sip media to=%s kind=pcmu peer=127.0.0.1:40004" % num)
             self.assertEqual(p.bye(port, inv6, ok6), 200)
 
             # 100rel: required → 420 with Unsupported; merely supported → answered.
