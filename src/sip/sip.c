@@ -64,6 +64,7 @@ struct trunk {
     struct hmagic reg_magic;
     nua_handle_t *reg;
     bool reg_auth_tried;
+    int64_t reg_retry_at; /* after a failed REGISTER: when to try again, 0 = not due */
 };
 
 enum call_state { ST_NEW, ST_CALLING, ST_ANSWERED, ST_ENDING, ST_DONE };
@@ -744,21 +745,32 @@ static void run_hangup(struct fx_sip_call *c)
 
 /* ---- registrations ---- */
 
+/* A trunk whose registration failed is not dialled (fx_sip_trunk_ready): nua gives up
+ * after a failure, so faxd tries again this much later, until it succeeds. */
+#define REG_RETRY_MS 30000
+
+static void reg_send(struct trunk *t)
+{
+    const struct fx_conf_trunk *cf = t->cf;
+    char registrar[300], expires[24];
+    snprintf(registrar, sizeof registrar, "sip:%s:%lld%s", cf->host, (long long)cf->port,
+             strcmp(cf->transport, "tcp") ? "" : ";transport=tcp");
+    snprintf(expires, sizeof expires, "%lld", (long long)cf->register_expires);
+    t->reg_auth_tried = false;
+    /* nua refreshes the registration by itself before it expires. */
+    nua_register(t->reg, NUTAG_REGISTRAR(registrar), SIPTAG_EXPIRES_STR(expires), TAG_END());
+}
+
 static void reg_start(struct fx_sip *s, int i)
 {
     struct trunk *t = &s->trunks[i];
     const struct fx_conf_trunk *cf = t->cf;
-    char aor[300], registrar[300], expires[24];
+    char aor[300];
     const char *user = cf->username[0] ? cf->username : cf->from_user[0] ? cf->from_user : "faxd";
     snprintf(aor, sizeof aor, "<sip:%s@%s>", user, cf->host);
-    snprintf(registrar, sizeof registrar, "sip:%s:%lld%s", cf->host, (long long)cf->port,
-             strcmp(cf->transport, "tcp") ? "" : ";transport=tcp");
-    snprintf(expires, sizeof expires, "%lld", (long long)cf->register_expires);
     t->reg_magic.kind = H_REG;
     t->reg = nua_handle(s->nua, &t->reg_magic, SIPTAG_TO_STR(aor), SIPTAG_FROM_STR(aor), TAG_END());
-    if (!t->reg) return;
-    /* nua refreshes the registration by itself before it expires. */
-    nua_register(t->reg, NUTAG_REGISTRAR(registrar), SIPTAG_EXPIRES_STR(expires), TAG_END());
+    if (t->reg) reg_send(t);
 }
 
 static int reg_trunk(struct fx_sip *s, nua_handle_t *nh)
@@ -769,7 +781,7 @@ static int reg_trunk(struct fx_sip *s, nua_handle_t *nh)
 }
 
 static void r_register(struct fx_sip *s, nua_handle_t *nh, int status, const char *phrase,
-                       const sip_t *sip)
+                       const sip_t *sip, bool unregister)
 {
     int i = reg_trunk(s, nh);
     if (i < 0 || status < 200) return;
@@ -780,15 +792,20 @@ static void r_register(struct fx_sip *s, nua_handle_t *nh, int status, const cha
     }
     bool ok = status < 300;
     if (ok) t->reg_auth_tried = false; /* a refresh may be challenged again */
+    if (unregister || s->shutting_down) return;
+    if (!ok) t->reg_retry_at = now_ms() + REG_RETRY_MS;
     pthread_mutex_lock(&s->mu);
     fx_strlcpy(t->reg_state, ok ? "yes" : "no", sizeof t->reg_state);
     if (!ok)
         snprintf(t->last_error, sizeof t->last_error, "registration failed (%d %s)", status,
                  phrase ? phrase : "");
+    else if (!strncmp(t->last_error, "registration failed", 19))
+        t->last_error[0] = 0; /* that error is over */
     s->state_dirty = true;
     pthread_mutex_unlock(&s->mu);
     if (ok) fx_info("sip registered trunk=%s", t->cf->name);
-    else fx_warn("sip registration failed trunk=%s status=%d %s", t->cf->name, status, phrase);
+    else fx_warn("sip registration failed trunk=%s status=%d %s (retry in %ds)", t->cf->name,
+                 status, phrase, REG_RETRY_MS / 1000);
 }
 
 /* ---- the event callback ---- */
@@ -840,7 +857,7 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
         break;
     case nua_r_register:
     case nua_r_unregister:
-        r_register(s, nh, status, phrase, sip);
+        r_register(s, nh, status, phrase, sip, event == nua_r_unregister);
         break;
     case nua_r_shutdown:
         if (status >= 200) su_root_break(s->root);
@@ -938,6 +955,14 @@ static void on_tick(struct fx_sip *s, su_timer_t *t, struct fx_sip *arg)
             else snprintf(c->reason, sizeof c->reason, "no answer within %llds",
                           (long long)s->conf->sip_ring_timeout);
             run_hangup(c);
+        }
+    }
+    for (int i = 0; i < s->n_trunks && !s->shutting_down; i++) {
+        struct trunk *tr = &s->trunks[i];
+        if (tr->reg && tr->reg_retry_at && now >= tr->reg_retry_at) {
+            tr->reg_retry_at = 0;
+            fx_info("sip registering again trunk=%s", tr->cf->name);
+            reg_send(tr);
         }
     }
     write_state(s);

@@ -128,6 +128,7 @@ class Peer:
             except socket.timeout:
                 continue
             text = data.decode("utf-8", "replace")
+            self.seen = getattr(self, "seen", "") + text.split(" ", 1)[0] + "\n"
             if text.startswith(method + " "):
                 return text, addr
         return None, None
@@ -470,7 +471,8 @@ class SipRobustTest(unittest.TestCase):
     def test_unregistered_trunk_is_not_dialled(self):
         """A trunk with register = on whose REGISTER was refused (403) is skipped: a fax
         goes out through the next trunk serving the number, and one only that trunk
-        serves fails with failed_to_send, the reason in the log."""
+        serves fails with failed_to_send, the reason in the log. faxd registers again
+        later; once registered the trunk is dialled again."""
         reg, alt = Peer(), Peer()
         fx = SipFaxd([trunk_conf("reg", host="127.0.0.1", port=reg.port, register="on",
                                  username="u", password="p", prefixes="+1888,+1777"),
@@ -499,10 +501,23 @@ class SipRobustTest(unittest.TestCase):
             self.assertEqual(rec["status"], "failed_to_send", fx.stderr_tail())
             self.assertIn("skipping trunk=reg to=+17775550100: trunk reg is not registered: "
                           "registration failed (403 Forbidden)", fx.stderr_text())
-            # Nothing was ever sent to the unregistered trunk but REGISTERs.
-            reg.s.settimeout(0.2)
-            got, _ = reg.recv_request("INVITE", timeout=0.5)
-            self.assertIsNone(got)
+            # Nothing was sent to the unregistered trunk but REGISTERs; faxd registers
+            # again later (30 s), and once that succeeds the trunk is dialled again.
+            req, addr = reg.recv_request("REGISTER", timeout=60)
+            self.assertIsNotNone(req, fx.stderr_tail())
+            self.assertNotIn("INVITE", getattr(reg, "seen", ""))
+            reg.reply(req, addr, "200 OK")
+            deadline = time.monotonic() + 10
+            while fx.faxctl("trunk", "list")["trunks"][0]["registered"] != "yes":
+                self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
+                time.sleep(0.1)
+            self.assertEqual(fx.faxctl("trunk", "list")["trunks"][0]["last_error"], "")
+            fid = send_doc(self, fx, acct, "+17775550100", name="letter_a4.pdf")["+17775550100"]
+            inv, addr = reg.recv_request("INVITE", timeout=30)
+            self.assertIsNotNone(inv, fx.stderr_tail())
+            reg.reply(inv, addr, "486 Busy Here")
+            rec = wait_fax(self, fx, acct["token"], fid, timeout=30)
+            self.assertEqual(rec["status"], "failed_user_busy", fx.stderr_tail())
         finally:
             reg.close()
             alt.close()
