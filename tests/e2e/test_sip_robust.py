@@ -200,12 +200,7 @@ class SipRobustTest(unittest.TestCase):
             acct = fx.new_account(number=True)
             num = acct["number"]
             try:
-                fid = send_doc(self, fx, acct, "+19995550123", name="letter_a4.pdf")["+19995550123"]
-                inv, addr = p.recv_request("INVITE", timeout=30)
-                self.assertIsNotNone(inv, fx.stderr_tail())
-                p.reply(inv, addr, "486 Busy Here")
-                rec = wait_fax(self, fx, acct["token"], fid, timeout=30)
-                self.assertEqual(rec["status"], "failed_user_busy", fx.stderr_tail())
+                self.busy_fax(fx, acct, p, "+19995550123")
                 # The trunk state file is rewritten by the SIP thread's 100 ms tick.
                 deadline = time.monotonic() + 5
                 while True:
@@ -372,6 +367,15 @@ class SipRobustTest(unittest.TestCase):
             p.close()
             fx.close()
 
+    def busy_fax(self, fx, acct, peer, to):
+        """Sends a fax to `to`, which must reach `peer`: it answers busy."""
+        fid = send_doc(self, fx, acct, to, name="letter_a4.pdf")[to]
+        inv, addr = peer.recv_request("INVITE", timeout=30)
+        self.assertIsNotNone(inv, fx.stderr_tail())
+        peer.reply(inv, addr, "486 Busy Here")
+        rec = wait_fax(self, fx, acct["token"], fid, timeout=30)
+        self.assertEqual(rec["status"], "failed_user_busy", fx.stderr_tail())
+
     def wait_log(self, fx, text, timeout=10):
         deadline = time.monotonic() + timeout
         while text not in fx.stderr_text():
@@ -512,12 +516,7 @@ class SipRobustTest(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
                 time.sleep(0.1)
             self.assertEqual(fx.faxctl("trunk", "list")["trunks"][0]["last_error"], "")
-            fid = send_doc(self, fx, acct, "+17775550100", name="letter_a4.pdf")["+17775550100"]
-            inv, addr = reg.recv_request("INVITE", timeout=30)
-            self.assertIsNotNone(inv, fx.stderr_tail())
-            reg.reply(inv, addr, "486 Busy Here")
-            rec = wait_fax(self, fx, acct["token"], fid, timeout=30)
-            self.assertEqual(rec["status"], "failed_user_busy", fx.stderr_tail())
+            self.busy_fax(fx, acct, reg, "+17775550100")
         finally:
             reg.close()
             alt.close()
