@@ -578,8 +578,9 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
     pthread_mutex_unlock(&s->mu);
     struct fx_sip_incoming in = {.trunk = t, .to = c->to, .from = c->from};
     int code = full ? 503 : s->incoming ? s->incoming(c, &in, s->arg) : 404;
-    fx_info("sip incoming call trunk=%s source=%s to=%s from=%s answer=%d",
-            s->trunks[t].cf->name, addr, c->to, c->from, code ? code : 200);
+    /* answer=0: taken; the owner answers or refuses it (e.g. 404) afterwards. */
+    fx_info("sip incoming call trunk=%s source=%s to=%s from=%s late_offer=%d answer=%d",
+            s->trunks[t].cf->name, addr, c->to, c->from, (int)late, code);
     if (code) {
         pthread_mutex_lock(&s->mu);
         if (c->counted) s->trunks[t].in_use--;
