@@ -83,6 +83,8 @@ struct fx_sip_call {
     bool got_response, cancelled, auth_tried, reinvite, remote_bye, auth_failed, ended;
     bool glare_retried;
     bool late_offer; /* incoming INVITE without SDP: our offer goes in the 200 */
+    bool acked;      /* incoming: the ACK to our 200 came (the INVITE is complete) */
+    bool ack_waited; /* a T.38 switch waited for that ACK (logged once) */
     enum { ACK_NONE, ACK_CALL, ACK_REINVITE } await_ack; /* our offer's answer is due in
                                                           * the ACK of that (re-)INVITE */
     int64_t ring_deadline, t38_retry_at;
@@ -648,6 +650,7 @@ static void on_ack(struct fx_sip *s, struct fx_sip_call *c, const sip_t *sip)
 {
     int what = c->await_ack;
     c->await_ack = ACK_NONE;
+    c->acked = true;
     const char *body;
     size_t len;
     struct fx_sdp ans;
@@ -709,6 +712,15 @@ static void i_reinvite(struct fx_sip_call *c, nua_handle_t *nh, const sip_t *sip
 static void run_t38(struct fx_sip_call *c)
 {
     if (c->st != ST_ANSWERED || c->reinvite || c->media.kind == FX_SIP_T38) return;
+    if (c->incoming && !c->acked) {
+        /* No re-INVITE while the caller's INVITE is not complete (RFC 3261 14.1); nua
+         * would send it, and a 491 then would end the whole call. Asked again at the
+         * next tick; if the ACK never comes nua ends the call. */
+        if (!c->ack_waited) fx_info("sip t38 waits for the ACK to=%s", c->to);
+        c->ack_waited = true;
+        c->t38_retry_at = now_ms() + 100;
+        return;
+    }
     char sdp[1024];
     if (offer_sdp(c, true, sdp, sizeof sdp)) return;
     c->reinvite = true;

@@ -6,7 +6,8 @@ hundreds of malformed datagrams and mutated INVITEs never crash faxd; a call who
 never flows is ended by the watchdog with BYE; a call in progress is ended with BYE when
 faxd stops (SIGTERM). Also: digest authentication of callers outside the trunks'
 networks (407, replay, wrong password 403), late offer (SDP in the 200 and the ACK),
-Require/Supported 100rel, and a trunk whose registration is refused is not dialled."""
+Require/Supported 100rel, a trunk whose registration is refused is not dialled, and an
+answering faxd's T.38 re-INVITE waits for the caller's ACK."""
 
 import audioop
 import hashlib
@@ -337,6 +338,51 @@ class SipRobustTest(unittest.TestCase):
             with fx.db() as c:
                 row = c.execute("SELECT transport FROM attempts WHERE fax_id = ?", (fid,)).fetchone()
             self.assertEqual(row["transport"], "audio")
+        finally:
+            rtp.close()
+            p.close()
+            fx.close()
+
+    def test_incoming_t38_switch_waits_for_the_ack(self):
+        """faxd answering a call hears the caller's CNG and wants T.38 at once, but its
+        re-INVITE waits until the caller's ACK has completed the INVITE (RFC 3261 14.1):
+        no INVITE comes before our ACK, the re-INVITE right after it."""
+        p = Peer()
+        fx = SipFaxd([trunk_conf("t", host="127.0.0.1", port=p.port, t38="prefer")])
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(("127.0.0.1", 0))
+        try:
+            num = fx.new_account(number=True)["number"]
+            inv, _ = p.invite(fx.sip_port, num, sdp=SDP.replace("8 0", "8") % rtp.getsockname()[1])
+            code, ok = p.final()
+            self.assertEqual(code, 200, fx.stderr_tail())
+            media_port = int(re.search(r"m=audio (\d+) ", ok).group(1))
+            # CNG (1100 Hz, 0.5 s on, 3 s off) as A-law RTP, without ACKing the 200.
+            cng = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 1100 * i / 8000)))
+                           if i % 28000 < 4000 else b"\0\0" for i in range(8000 * 20))
+            alaw = audioop.lin2alaw(cng, 2)
+            seen = []
+            p.s.settimeout(0.001)
+            waiting = "sip t38 waits for the ACK to=%s" % num
+            for k in range(1000):
+                self.assertLess(k, 999, fx.stderr_tail())
+                hdr = struct.pack("!BBHII", 0x80, 8, k, k * 160, 0x4321)
+                rtp.sendto(hdr + alaw[k * 160:(k + 1) * 160], ("127.0.0.1", media_port))
+                try:
+                    seen.append(p.s.recvfrom(65536)[0].decode("utf-8", "replace").split(" ", 1)[0])
+                except socket.timeout:
+                    pass
+                if k % 10 == 0 and waiting in fx.stderr_text():
+                    break
+                time.sleep(0.02)
+            p.s.settimeout(5)
+            self.assertNotIn("INVITE", seen)
+            p.ack(fx.sip_port, inv, ok)
+            reinv, addr = p.recv_request("INVITE", timeout=10)
+            self.assertIsNotNone(reinv, fx.stderr_tail())
+            self.assertIn("m=image", reinv)
+            p.reply(reinv, addr, "488 Not Acceptable Here")
+            self.assertEqual(p.bye(fx.sip_port, inv, ok), 200)
         finally:
             rtp.close()
             p.close()
