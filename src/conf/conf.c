@@ -304,6 +304,9 @@ static const struct conf_option options[] = {
             "Session timer interval asked for on calls (RFC 4028); 0 = none."),
     OPT_STR("sip.user_agent", sip_user_agent, "faxd", NULL, &check_token,
             "User-Agent and Server header value."),
+    OPT_STR("sip.auth_realm", sip_auth_realm, "faxd", NULL, &check_token,
+            "Realm of the digest challenges (407) faxd sends to callers that authenticate "
+            "with a trunk's inbound_username/inbound_password."),
 
     OPT_STR("webhook.allow_private", webhook_allow_private, "off", on_off, NULL,
             "Allow webhook targets on loopback, private, link-local or CGNAT addresses: on or off."),
@@ -352,6 +355,11 @@ static const struct conf_option trunk_options[] = {
              "Destination prefixes this trunk serves, e.g. +1,+44; empty = every number."),
     TOPT_STR("trunk.inbound", inbound, "", NULL, &check_networks,
              "Addresses/networks whose INVITEs are accepted as this trunk's; empty = the host's."),
+    TOPT_STR("trunk.inbound_username", inbound_username, "", NULL, NULL,
+             "Digest user a peer calling from any other address authenticates as (407 "
+             "challenge); its calls are then this trunk's. Empty = none."),
+    TOPT_STR("trunk.inbound_password", inbound_password, "", NULL, NULL,
+             "Password of inbound_username."),
 };
 #define N_TRUNK_OPTIONS (sizeof trunk_options / sizeof trunk_options[0])
 
@@ -770,6 +778,28 @@ static enum fx_err load_env(struct fx_conf *c, char *why, size_t why_len)
 
 /* ---- public ---------------------------------------------------------------------- */
 
+/* A caller's digest user names one trunk: it needs a password, and two trunks with the
+ * same user would make the trunk its calls belong to a guess. */
+static enum fx_err check_inbound_users(const struct fx_conf *c, char *why, size_t why_len)
+{
+    for (int i = 0; i < c->n_trunks; i++) {
+        const struct fx_conf_trunk *t = &c->trunks[i];
+        if (!t->inbound_username[0]) continue;
+        if (!t->inbound_password[0]) {
+            set_why(why, why_len, "trunk.%s.inbound_username is set without inbound_password",
+                    t->name);
+            return FX_ERR_INVALID;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(c->trunks[j].inbound_username, t->inbound_username)) {
+                set_why(why, why_len, "trunk.%s.inbound_username is also trunk %s's", t->name,
+                        c->trunks[j].name);
+                return FX_ERR_INVALID;
+            }
+    }
+    return FX_OK;
+}
+
 enum fx_err fx_conf_load(const char *path, struct fx_conf **out, char *why, size_t why_len)
 {
     enum fx_err e = FX_OK;
@@ -794,6 +824,7 @@ enum fx_err fx_conf_load(const char *path, struct fx_conf **out, char *why, size
         e = FX_ERR_INVALID;
         goto out;
     }
+    if ((e = check_inbound_users(c, why, why_len))) goto out;
     *out = c;
     c = NULL;
 out:

@@ -32,7 +32,9 @@ struct fx_conf_trunk {
     char *number_plus;       /* trunk.number_plus: on | off: '+' in the called user part */
     char *prefixes;          /* trunk.prefixes: "+1,+44" or "" = every number */
     char *inbound;           /* trunk.inbound: addresses/networks allowed to call us */
-    char *digest_inbound;    /* trunk.inbound_auth: on | off: challenge unknown sources */
+    char *inbound_username;  /* trunk.inbound_username: digest user a peer calling from an
+                              * address outside `inbound` authenticates as ("" = none) */
+    char *inbound_password;  /* trunk.inbound_password: its password (never logged) */
 };
 
 /* The parsed configuration. Plain values; strings are owned by the struct and freed
@@ -94,6 +96,7 @@ struct fx_conf {
     int64_t sip_ring_timeout;   /* sip.ring_timeout: seconds before CANCEL */
     int64_t sip_session_expires;/* sip.session_expires: session timer, 0 = off */
     char *sip_user_agent;       /* sip.user_agent */
+    char *sip_auth_realm;       /* sip.auth_realm: realm of faxd's digest challenges */
     /* [trunk NAME] sections, in file order */
     struct fx_conf_trunk *trunks;
     int n_trunks;

@@ -13,8 +13,8 @@
  *
  * Threads: fx_lines_call runs a whole call on the calling thread (a dialer worker);
  * loopback inbound deliveries are made on that thread too, SIP ones on a thread per
- * incoming call (is_local is then called on the SIP thread). struct fx_lines is read-only after
- * creation, so any number of dialer threads share it. */
+ * incoming call (is_local is then called on that thread, never on the SIP thread).
+ * struct fx_lines is read-only after creation, so any number of dialer threads share it. */
 #ifndef FX_LINE_H
 #define FX_LINE_H
 

@@ -324,6 +324,15 @@ static enum fx_err dial_trunk(struct fx_sipline *sl, int trunk, const struct fx_
     const struct fx_conf_trunk *t = &sl->conf->trunks[trunk];
     *next = false;
     fx_strlcpy(out->line, t->name, sizeof out->line);
+    if (!fx_sip_trunk_ready(sl->sip, trunk, out->detail, sizeof out->detail)) {
+        /* A trunk that must register and is not registered would refuse the call or
+         * not route answers back: the next trunk serving the number is tried. */
+        fx_info("line sip skipping trunk=%s to=%s: %s", t->name, d->to, out->detail);
+        out->end = FX_CALL_CONGESTION;
+        *next = true;
+        scall_destroy(&c);
+        return FX_OK;
+    }
     enum fx_err e = fx_media_leg_new(sl->media, on_media, &c, &c.leg);
     struct fx_sip_dial sd = {.trunk = trunk, .to = d->to, .from = d->from,
                              .t38_first = !strcmp(t->t38, "only"), .cb = on_sip, .arg = &c};
@@ -401,13 +410,22 @@ static void *inbound_main(void *arg)
     struct fx_inbound in = {.id = c->id, .to = c->to, .from = c->from,
                             .tiff_path = c->rx_path, .fax = &fr, .transport = "audio",
                             .line = trunk_cf(c)->name, .started = c->started};
-    /* Written before answering: a crash during the call leaves what fx_lines_recover
-     * needs to keep the complete pages. */
-    fx_line_meta_write(sl->cfg, c->id, &in);
-    fx_sip_call_answer(c->call, fx_media_leg_port(c->leg));
+    /* The called number is checked here, not on the SIP thread: the store may be a
+     * network round trip away (PostgreSQL). The caller has had its 100 Trying. */
+    bool ours = c->to[0] && sl->cfg->is_local && sl->cfg->is_local(c->to, sl->cfg->arg);
+    if (ours) {
+        /* Written before answering: a crash during the call leaves what
+         * fx_lines_recover needs to keep the complete pages. */
+        fx_line_meta_write(sl->cfg, c->id, &in);
+        fx_sip_call_answer(c->call, fx_media_leg_port(c->leg));
+    } else {
+        fx_sip_call_reject(c->call, 404);
+    }
     while (step(c)) {
     }
-    if (c->media_on && fx_media_leg_result(c->leg, &fr) && sl->cfg->inbound) {
+    if (!ours) {
+        fx_info("line sip inbound call refused: not our number to=%s from=%s", c->to, c->from);
+    } else if (c->media_on && fx_media_leg_result(c->leg, &fr) && sl->cfg->inbound) {
         in.transport = c->kind == FX_SIP_T38 ? "t38" : "audio";
         sl->cfg->inbound(&in, sl->cfg->arg);
     } else {
@@ -435,7 +453,7 @@ static int on_incoming(struct fx_sip_call *call, const struct fx_sip_incoming *i
      * and answered to its OPTIONS probes, stop sending calls here at all. */
     if (fx_lines_stopping(sl->lines) || fx_lines_draining(sl->lines)) return 503;
     if (!call) return 0; /* an OPTIONS probe: calls are welcome */
-    if (!in->to[0] || !sl->cfg->is_local || !sl->cfg->is_local(in->to, sl->cfg->arg)) return 404;
+    if (!in->to[0]) return 404; /* no number at all; ours or not is asked off this thread */
     struct scall *c = malloc(sizeof *c);
     if (!c) return 503;
     scall_init(c, sl);

@@ -64,6 +64,7 @@ struct trunk {
     struct hmagic reg_magic;
     nua_handle_t *reg;
     bool reg_auth_tried;
+    int64_t reg_retry_at; /* after a failed REGISTER: when to try again, 0 = not due */
 };
 
 enum call_state { ST_NEW, ST_CALLING, ST_ANSWERED, ST_ENDING, ST_DONE };
@@ -81,6 +82,11 @@ struct fx_sip_call {
     enum call_state st;
     bool got_response, cancelled, auth_tried, reinvite, remote_bye, auth_failed, ended;
     bool glare_retried;
+    bool late_offer; /* incoming INVITE without SDP: our offer goes in the 200 */
+    bool acked;      /* incoming: the ACK to our 200 came (the INVITE is complete) */
+    bool ack_waited; /* a T.38 switch waited for that ACK (logged once) */
+    enum { ACK_NONE, ACK_CALL, ACK_REINVITE } await_ack; /* our offer's answer is due in
+                                                          * the ACK of that (re-)INVITE */
     int64_t ring_deadline, t38_retry_at;
     int local_port, final_code, q850;
     char reason[96];
@@ -92,12 +98,12 @@ struct fx_sip_call {
     struct fx_sip_call *next; /* live list */
 };
 
-enum cmd_op { CMD_DIAL, CMD_ANSWER, CMD_T38, CMD_HANGUP };
+enum cmd_op { CMD_DIAL, CMD_ANSWER, CMD_T38, CMD_HANGUP, CMD_REJECT };
 struct cmd {
     struct cmd *next;
     enum cmd_op op;
     struct fx_sip_call *call; /* holds a reference until run */
-    int port;
+    int port;                 /* CMD_ANSWER: media port; CMD_REJECT: the SIP status */
 };
 
 struct fx_sip {
@@ -119,6 +125,7 @@ struct fx_sip {
     su_home_t home[1];
     su_root_t *root;
     nua_t *nua;
+    struct fx_sip_auth *auth; /* NULL: no trunk takes authenticated callers */
     su_timer_t *tick;
     su_wait_t wait[1];
     struct fx_sip_call *calls;
@@ -415,11 +422,17 @@ static void reinvite_answered(struct fx_sip_call *c, int status, const sip_t *si
         return;
     }
     if (status == 491 && !c->glare_retried) {
-        /* Both ends re-INVITEd at once (glare): try once more after RFC 3261's wait,
-         * shorter for the side that did not place the call, so the two do not meet
-         * again; the far end's own re-INVITE may well come first. */
+        /* Both ends re-INVITEd at once (glare): try once more after RFC 3261's
+         * (14.1) random wait in 10 ms steps — 2.1-4 s for the side that placed the call
+         * (it owns the Call-ID), 0-2 s for the other — so the two do not meet again;
+         * the far end's own re-INVITE may well come first. */
+        uint32_t r;
+        fx_random_bytes(&r, sizeof r);
         c->glare_retried = true;
-        c->t38_retry_at = now_ms() + (c->incoming ? 1000 : 2500);
+        c->t38_retry_at = now_ms() + (c->incoming ? (int64_t)(r % 201) * 10
+                                                  : 2100 + (int64_t)(r % 191) * 10);
+        fx_info("sip t38 glare (491) to=%s retry_in_ms=%lld", c->to,
+                (long long)(c->t38_retry_at - now_ms()));
         return;
     }
     fx_info("sip t38 refused to=%s status=%d", c->to, status);
@@ -522,18 +535,26 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
 {
     char addr[64];
     int t = source_trunk(s, addr, sizeof addr);
-    if (t < 0) {
+    if (t < 0 && s->auth) {
+        /* Not a trunk's address: a peer with a trunk's inbound credentials may call. */
+        t = fx_sip_auth_invite(s->auth, nh, sip, addr);
+        if (t < 0) {
+            nua_handle_destroy(nh);
+            return;
+        }
+    } else if (t < 0) {
         fx_warn("sip incoming call refused: source %s is not a trunk", addr);
         reject(nh, 403, "Forbidden");
         return;
     }
     const char *body;
     size_t len;
-    struct fx_sdp offer;
-    if (!payload(sip, &body, &len) || fx_sdp_parse(body, len, &offer)) {
-        fx_warn("sip incoming call refused: no valid SDP offer source=%s", addr);
-        reject(nh, payload(sip, &body, &len) ? 400 : 488,
-               payload(sip, &body, &len) ? "Malformed SDP" : "SDP Offer Required");
+    struct fx_sdp offer = {0};
+    /* No SDP at all is a late offer (PBXs, some carriers): ours goes in the 200. */
+    bool late = !payload(sip, &body, &len);
+    if (!late && fx_sdp_parse(body, len, &offer)) {
+        fx_warn("sip incoming call refused: malformed SDP offer source=%s", addr);
+        reject(nh, 400, "Malformed SDP");
         return;
     }
     struct fx_sip_call *c = calloc(1, sizeof *c);
@@ -547,6 +568,8 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
     c->trunk = t;
     c->incoming = true;
     c->offer = offer;
+    c->late_offer = late;
+    c->t38_first = late && s->trunks[t].t38 == FX_SIP_T38_ONLY;
     c->sdp_id = (uint64_t)fx_clock_now();
     url_number(s, sip->sip_request ? sip->sip_request->rq_url : NULL, c->to);
     if (!c->to[0] && sip->sip_to) url_number(s, sip->sip_to->a_url, c->to);
@@ -557,8 +580,9 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
     pthread_mutex_unlock(&s->mu);
     struct fx_sip_incoming in = {.trunk = t, .to = c->to, .from = c->from};
     int code = full ? 503 : s->incoming ? s->incoming(c, &in, s->arg) : 404;
-    fx_info("sip incoming call trunk=%s source=%s to=%s from=%s answer=%d",
-            s->trunks[t].cf->name, addr, c->to, c->from, code ? code : 200);
+    /* answer=0: taken; the owner answers or refuses it (e.g. 404) afterwards. */
+    fx_info("sip incoming call trunk=%s source=%s to=%s from=%s late_offer=%d answer=%d",
+            s->trunks[t].cf->name, addr, c->to, c->from, (int)late, code);
     if (code) {
         pthread_mutex_lock(&s->mu);
         if (c->counted) s->trunks[t].in_use--;
@@ -575,10 +599,35 @@ static void i_invite_new(struct fx_sip *s, nua_handle_t *nh, const sip_t *sip)
     s->calls = c;
 }
 
+/* The owner refuses an incoming call it has not answered (e.g. 404: not our number). */
+static void run_reject(struct fx_sip_call *c, int code)
+{
+    if (c->st != ST_CALLING || !c->incoming) return;
+    const char *phrase = sip_status_phrase(code);
+    fx_info("sip incoming call refused to=%s code=%d", c->to, code);
+    nua_respond(c->nh, code, phrase ? phrase : "Refused", TAG_END());
+    c->final_code = code;
+    snprintf(c->reason, sizeof c->reason, "refused with %d", code);
+    c->st = ST_ENDING; /* the terminated state follows */
+}
+
 static void run_answer(struct fx_sip_call *c, int port)
 {
     if (c->st != ST_CALLING || !c->incoming) return;
     c->local_port = port;
+    if (c->late_offer) {
+        /* Our offer in the 200; ANSWERED waits for the answer in the ACK (on_ack). */
+        char offer[1024];
+        if (offer_sdp(c, c->t38_first, offer, sizeof offer)) {
+            run_reject(c, 500);
+            return;
+        }
+        respond_sdp(c->nh, 200, "OK", offer);
+        c->st = ST_ANSWERED;
+        c->final_code = 200;
+        c->await_ack = ACK_CALL;
+        return;
+    }
     int pick = choose(c, &c->offer, &c->media);
     char sdp[1024];
     if (pick < 0 || answer_sdp(c, &c->offer, pick, sdp, sizeof sdp)) {
@@ -594,6 +643,34 @@ static void run_answer(struct fx_sip_call *c, int port)
     emit_kind(c, FX_SIP_EV_ANSWERED);
 }
 
+/* The ACK to our 200. After a late offer it carries the answer to ours: the call's
+ * media is agreed only now, exactly as when an outgoing call is answered. After a
+ * re-INVITE without an offer (ours went in the 200) the media may have moved. */
+static void on_ack(struct fx_sip *s, struct fx_sip_call *c, const sip_t *sip)
+{
+    int what = c->await_ack;
+    c->await_ack = ACK_NONE;
+    c->acked = true;
+    const char *body;
+    size_t len;
+    struct fx_sdp ans;
+    struct fx_sip_media m, old = c->media;
+    if (what == ACK_CALL) {
+        answered(s, c, sip);
+    } else if (what == ACK_REINVITE && payload(sip, &body, &len) &&
+               !fx_sdp_parse(body, len, &ans) &&
+               (old.kind == FX_SIP_T38 ? fx_sdp_pick_t38(&ans, &m, NULL)
+                                       : fx_sdp_pick_audio(&ans, s->trunks[c->trunk].laws,
+                                                           s->trunks[c->trunk].n_laws, &m,
+                                                           NULL)) &&
+               (m.kind != old.kind || m.port != old.port || strcmp(m.ip, old.ip))) {
+        /* The far end re-INVITEd without an offer and moved in its answer. */
+        c->media = m;
+        fx_info("sip media changed by the peer's ACK to=%s kind=%d", c->to, (int)m.kind);
+        emit_kind(c, FX_SIP_EV_MEDIA);
+    }
+}
+
 /* A re-INVITE on an answered call: T.38 switch, codec change or a session refresh. */
 static void i_reinvite(struct fx_sip_call *c, nua_handle_t *nh, const sip_t *sip)
 {
@@ -603,7 +680,10 @@ static void i_reinvite(struct fx_sip_call *c, nua_handle_t *nh, const sip_t *sip
     char sdp[1024];
     if (!payload(sip, &body, &len)) { /* no offer: we offer the current media again */
         bool t38 = c->media.kind == FX_SIP_T38;
-        if (!offer_sdp(c, t38, sdp, sizeof sdp)) respond_sdp(nh, 200, "OK", sdp);
+        if (!offer_sdp(c, t38, sdp, sizeof sdp)) {
+            respond_sdp(nh, 200, "OK", sdp);
+            c->await_ack = ACK_REINVITE; /* the answer comes in the ACK (on_ack) */
+        }
         return;
     }
     if (fx_sdp_parse(body, len, &offer)) {
@@ -632,6 +712,15 @@ static void i_reinvite(struct fx_sip_call *c, nua_handle_t *nh, const sip_t *sip
 static void run_t38(struct fx_sip_call *c)
 {
     if (c->st != ST_ANSWERED || c->reinvite || c->media.kind == FX_SIP_T38) return;
+    if (c->incoming && !c->acked) {
+        /* No re-INVITE while the caller's INVITE is not complete (RFC 3261 14.1); nua
+         * would send it, and a 491 then would end the whole call. Asked again at the
+         * next tick; if the ACK never comes nua ends the call. */
+        if (!c->ack_waited) fx_info("sip t38 waits for the ACK to=%s", c->to);
+        c->ack_waited = true;
+        c->t38_retry_at = now_ms() + 100;
+        return;
+    }
     char sdp[1024];
     if (offer_sdp(c, true, sdp, sizeof sdp)) return;
     c->reinvite = true;
@@ -669,21 +758,32 @@ static void run_hangup(struct fx_sip_call *c)
 
 /* ---- registrations ---- */
 
+/* A trunk whose registration failed is not dialled (fx_sip_trunk_ready): nua gives up
+ * after a failure, so faxd tries again this much later, until it succeeds. */
+#define REG_RETRY_MS 30000
+
+static void reg_send(struct trunk *t)
+{
+    const struct fx_conf_trunk *cf = t->cf;
+    char registrar[300], expires[24];
+    snprintf(registrar, sizeof registrar, "sip:%s:%lld%s", cf->host, (long long)cf->port,
+             strcmp(cf->transport, "tcp") ? "" : ";transport=tcp");
+    snprintf(expires, sizeof expires, "%lld", (long long)cf->register_expires);
+    t->reg_auth_tried = false;
+    /* nua refreshes the registration by itself before it expires. */
+    nua_register(t->reg, NUTAG_REGISTRAR(registrar), SIPTAG_EXPIRES_STR(expires), TAG_END());
+}
+
 static void reg_start(struct fx_sip *s, int i)
 {
     struct trunk *t = &s->trunks[i];
     const struct fx_conf_trunk *cf = t->cf;
-    char aor[300], registrar[300], expires[24];
+    char aor[300];
     const char *user = cf->username[0] ? cf->username : cf->from_user[0] ? cf->from_user : "faxd";
     snprintf(aor, sizeof aor, "<sip:%s@%s>", user, cf->host);
-    snprintf(registrar, sizeof registrar, "sip:%s:%lld%s", cf->host, (long long)cf->port,
-             strcmp(cf->transport, "tcp") ? "" : ";transport=tcp");
-    snprintf(expires, sizeof expires, "%lld", (long long)cf->register_expires);
     t->reg_magic.kind = H_REG;
     t->reg = nua_handle(s->nua, &t->reg_magic, SIPTAG_TO_STR(aor), SIPTAG_FROM_STR(aor), TAG_END());
-    if (!t->reg) return;
-    /* nua refreshes the registration by itself before it expires. */
-    nua_register(t->reg, NUTAG_REGISTRAR(registrar), SIPTAG_EXPIRES_STR(expires), TAG_END());
+    if (t->reg) reg_send(t);
 }
 
 static int reg_trunk(struct fx_sip *s, nua_handle_t *nh)
@@ -694,7 +794,7 @@ static int reg_trunk(struct fx_sip *s, nua_handle_t *nh)
 }
 
 static void r_register(struct fx_sip *s, nua_handle_t *nh, int status, const char *phrase,
-                       const sip_t *sip)
+                       const sip_t *sip, bool unregister)
 {
     int i = reg_trunk(s, nh);
     if (i < 0 || status < 200) return;
@@ -705,15 +805,20 @@ static void r_register(struct fx_sip *s, nua_handle_t *nh, int status, const cha
     }
     bool ok = status < 300;
     if (ok) t->reg_auth_tried = false; /* a refresh may be challenged again */
+    if (unregister || s->shutting_down) return;
+    if (!ok) t->reg_retry_at = now_ms() + REG_RETRY_MS;
     pthread_mutex_lock(&s->mu);
     fx_strlcpy(t->reg_state, ok ? "yes" : "no", sizeof t->reg_state);
     if (!ok)
         snprintf(t->last_error, sizeof t->last_error, "registration failed (%d %s)", status,
                  phrase ? phrase : "");
+    else if (!strncmp(t->last_error, "registration failed", 19))
+        t->last_error[0] = 0; /* that error is over */
     s->state_dirty = true;
     pthread_mutex_unlock(&s->mu);
     if (ok) fx_info("sip registered trunk=%s", t->cf->name);
-    else fx_warn("sip registration failed trunk=%s status=%d %s", t->cf->name, status, phrase);
+    else fx_warn("sip registration failed trunk=%s status=%d %s (retry in %ds)", t->cf->name,
+                 status, phrase, REG_RETRY_MS / 1000);
 }
 
 /* ---- the event callback ---- */
@@ -740,6 +845,9 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
     case nua_r_invite:
         if (c) r_invite(s, c, status, phrase, sip);
         break;
+    case nua_i_ack:
+        if (c) on_ack(s, c, sip);
+        break;
     case nua_i_options: {
         /* A dispatcher's probe: 503 while this node takes no calls, so it stops sending
          * them here; inside a dialog the call is alive and the answer is always 200. */
@@ -762,7 +870,7 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
         break;
     case nua_r_register:
     case nua_r_unregister:
-        r_register(s, nh, status, phrase, sip);
+        r_register(s, nh, status, phrase, sip, event == nua_r_unregister);
         break;
     case nua_r_shutdown:
         if (status >= 200) su_root_break(s->root);
@@ -797,6 +905,7 @@ static void run_cmds(struct fx_sip *s)
             else run_dial(s, c);
         } else if (c->st != ST_DONE) {
             if (k->op == CMD_ANSWER) run_answer(c, k->port);
+            else if (k->op == CMD_REJECT) run_reject(c, k->port);
             else if (k->op == CMD_T38) run_t38(c);
             else run_hangup(c);
         }
@@ -859,6 +968,14 @@ static void on_tick(struct fx_sip *s, su_timer_t *t, struct fx_sip *arg)
             else snprintf(c->reason, sizeof c->reason, "no answer within %llds",
                           (long long)s->conf->sip_ring_timeout);
             run_hangup(c);
+        }
+    }
+    for (int i = 0; i < s->n_trunks && !s->shutting_down; i++) {
+        struct trunk *tr = &s->trunks[i];
+        if (tr->reg && tr->reg_retry_at && now >= tr->reg_retry_at) {
+            tr->reg_retry_at = 0;
+            fx_info("sip registering again trunk=%s", tr->cf->name);
+            reg_send(tr);
         }
     }
     write_state(s);
@@ -946,6 +1063,7 @@ static void *sip_main(void *arg)
              su_root_register(s->root, s->wait, wake_cb, NULL, 0) >= 0;
         s->tick = ok ? su_timer_create(su_root_task(s->root), 100) : NULL;
         ok = s->tick && su_timer_run(s->tick, on_tick, s) == 0;
+        ok = ok && fx_sip_auth_new(s->conf, s->root, &s->auth) == FX_OK;
     }
     if (!ok) {
         fx_error("sip cannot start the user agent on %s:%lld (port in use?)",
@@ -979,6 +1097,7 @@ static void *sip_main(void *arg)
     run_cmds(s); /* drop references still queued */
     su_timer_destroy(s->tick);
     nua_destroy(s->nua);
+    fx_sip_auth_free(s->auth);
     su_root_unregister(s->root, s->wait, wake_cb, NULL);
     su_wait_destroy(s->wait);
     su_root_destroy(s->root);
@@ -1141,6 +1260,24 @@ void fx_sip_call_bind(struct fx_sip_call *c, fx_sip_call_cb cb, void *arg)
 void fx_sip_call_answer(struct fx_sip_call *c, int local_port)
 {
     push_cmd(c->s, CMD_ANSWER, c, local_port);
+}
+
+void fx_sip_call_reject(struct fx_sip_call *c, int code)
+{
+    push_cmd(c->s, CMD_REJECT, c, code);
+}
+
+bool fx_sip_trunk_ready(struct fx_sip *s, int trunk, char *why, size_t len)
+{
+    if (trunk < 0 || trunk >= s->n_trunks) return false;
+    struct trunk *t = &s->trunks[trunk];
+    pthread_mutex_lock(&s->mu);
+    bool ready = strcmp(t->reg_state, "no") != 0; /* "off" (no registration) or "yes" */
+    if (!ready)
+        snprintf(why, len, "trunk %s is not registered%s%s", t->cf->name,
+                 t->last_error[0] ? ": " : "", t->last_error);
+    pthread_mutex_unlock(&s->mu);
+    return ready;
 }
 
 void fx_sip_call_t38(struct fx_sip_call *c)

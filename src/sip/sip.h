@@ -2,9 +2,11 @@
  *
  * One UA listens on sip.port and serves every configured trunk: outgoing calls
  * (INVITE with faxd's own SDP offer, ring timeout then CANCEL, digest answers to 401
- * and 407, BYE), incoming calls (source check → 403, the called number → 404 through
- * the owner's callback, answer with faxd's SDP), T.38 re-INVITEs both ways, and
- * registrations with refresh. It reports what happened (SIP code, Q.850 cause, the
+ * and 407, BYE), incoming calls (source check, else a digest challenge (407) for
+ * trunks with inbound credentials, else 403; the owner then answers with faxd's SDP
+ * — in the 200 when the INVITE carried no offer, the answer coming in the ACK — or
+ * refuses, e.g. 404 for a number that is not ours), T.38 re-INVITEs both ways (a 491
+ * glare is retried after RFC 3261's random wait), and registrations with refresh. It reports what happened (SIP code, Q.850 cause, the
  * media the peer wants) and decides nothing about faxes: line/ maps outcomes to fax
  * statuses and media/ carries the audio or T.38.
  *
@@ -65,8 +67,10 @@ struct fx_sip_incoming {
     const char *to;      /* the called number normalised to E.164 ("" if not a number) */
     const char *from;    /* the caller's number (E.164 if it is one), "" when withheld */
 };
-/* Runs on the SIP thread. Return 0 to take the call — then fx_sip_call_bind it here and
- * answer it later with fx_sip_call_answer — or a SIP status (404, 486, 503…) to refuse.
+/* Runs on the SIP thread and must not block (no store queries: check the number on the
+ * owner's thread and refuse with fx_sip_call_reject). Return 0 to take the call — then
+ * fx_sip_call_bind it here and answer it later with fx_sip_call_answer — or a SIP
+ * status (486, 503…) to refuse it at once.
  * With c and in NULL it answers an OPTIONS probe (a dispatcher asking whether this node
  * takes calls): 0 = yes (200), or the status to answer instead (503 while draining). */
 typedef int (*fx_sip_incoming_cb)(struct fx_sip_call *c, const struct fx_sip_incoming *in,
@@ -102,8 +106,13 @@ enum fx_err fx_sip_dial(struct fx_sip *s, const struct fx_sip_dial *d, struct fx
  * and gives the caller one reference, released with fx_sip_call_release. */
 void fx_sip_call_bind(struct fx_sip_call *c, fx_sip_call_cb cb, void *arg);
 /* Answers an incoming call with our SDP (media at local_port); ANSWERED follows with
- * the media chosen, or ENDED when the offer had nothing we can use (488). Any thread. */
+ * the media chosen, or ENDED when the offer had nothing we can use (488). An INVITE
+ * without an offer (late offer) gets ours in the 200 and ANSWERED follows the ACK's
+ * answer. Any thread. */
 void fx_sip_call_answer(struct fx_sip_call *c, int local_port);
+/* Refuses an incoming call not answered yet with a final status (404, 486…); ENDED
+ * follows. Any thread. */
+void fx_sip_call_reject(struct fx_sip_call *c, int code);
 /* Asks the peer to switch to T.38 (re-INVITE); MEDIA or T38_REFUSED follows. */
 void fx_sip_call_t38(struct fx_sip_call *c);
 /* Ends the call: CANCEL before an answer, BYE after, or a final error to an incoming
@@ -111,6 +120,10 @@ void fx_sip_call_t38(struct fx_sip_call *c);
 void fx_sip_call_hangup(struct fx_sip_call *c);
 /* Drops the caller's reference; hangs up first if the call is still up. Accepts NULL. */
 void fx_sip_call_release(struct fx_sip_call *c);
+
+/* Whether outgoing calls may use the trunk now: false while a trunk with register = on
+ * is not registered (yet, or any longer); why[len] then says so. Any thread. */
+bool fx_sip_trunk_ready(struct fx_sip *s, int trunk, char *why, size_t len);
 
 /* The trunk state file: one line per trunk, "name registered channels last_error"
  * (tab-separated; registered is yes/no/off). Reads it into buf (for faxctl). */

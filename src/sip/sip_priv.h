@@ -63,4 +63,22 @@ struct fx_sdp_out {
 /* Writes SDP into buf[len]; FX_ERR_INVALID if it does not fit. */
 enum fx_err fx_sdp_write(const struct fx_sdp_out *o, char *buf, size_t len);
 
+/* ---- auth.c: digest authentication of incoming INVITEs (SIP thread only) ---- */
+
+struct fx_sip_auth;
+struct su_root_s;
+struct nua_handle_s;
+struct sip_s;
+/* *out is new (free with fx_sip_auth_free), or NULL when no trunk has an
+ * inbound_username: then nobody is challenged. conf is borrowed and must outlive it. */
+enum fx_err fx_sip_auth_new(const struct fx_conf *conf, struct su_root_s *root,
+                            struct fx_sip_auth **out);
+/* Accepts NULL. */
+void fx_sip_auth_free(struct fx_sip_auth *a);
+/* Checks an initial INVITE's Proxy-Authorization: returns the index of the trunk whose
+ * inbound_username it proves, or -1 after answering the INVITE (407 challenge, 403 for
+ * wrong credentials, 400); the caller then destroys the handle. source: for the log. */
+int fx_sip_auth_invite(struct fx_sip_auth *a, struct nua_handle_s *nh, const struct sip_s *sip,
+                       const char *source);
+
 #endif

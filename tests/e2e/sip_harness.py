@@ -130,10 +130,11 @@ class Baresip:
     """One baresip process. user: the account's user part (an E.164 number);
     answer: "auto" or "manual"; local_timeout: seconds a manual call rings before
     baresip answers 486 (busy) — large = never; wav: what it plays once answered
-    (it hangs up when the file ends); dial: a SIP URI to call at start."""
+    (it hangs up when the file ends); dial: a SIP URI to call at start; params: more
+    account parameters (";auth_user=…;auth_pass=…": digest credentials)."""
 
     def __init__(self, root, user, answer="auto", local_timeout=3600, wav=None, dial=None,
-                 run_secs=120):
+                 run_secs=120, params=""):
         import subprocess
         self.dir = os.path.join(root, "baresip-%s" % user.strip("+"))
         os.makedirs(self.dir, exist_ok=True)
@@ -154,8 +155,8 @@ class Baresip:
                 "rtp_ports %d-%d" % (media, media + 50),
             ]) + "\n")
         with open(os.path.join(self.dir, "accounts"), "w") as f:
-            f.write("<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=pcmu,pcma;"
-                    "ptime=20\n" % (user, self.port, answer))
+            f.write("<sip:%s@127.0.0.1:%d>%s;regint=0;answermode=%s;audio_codecs=pcmu,pcma;"
+                    "ptime=20\n" % (user, self.port, params, answer))
         open(os.path.join(self.dir, "contacts"), "w").close()
         self.log_path = os.path.join(self.dir, "baresip.log")
         self._log = open(self.log_path, "wb")

@@ -2,7 +2,9 @@
 status STATUS.md gives it — busy, never answered (faxd cancels), unknown user, a voice
 line, a hang-up mid-call — our T.38 re-INVITE refused with m=image 0 keeps the call in
 G.711, and a call from baresip carrying no fax ends cleanly without an inbox record.
-All calls run at the same time (the voice line alone takes T.30's T0 of 60 s)."""
+All calls run at the same time (the voice line alone takes T.30's T0 of 60 s).
+baresip calling from an address no trunk covers authenticates with a trunk's inbound
+credentials (407 challenge): the right password is answered, a wrong one gets 403."""
 
 import os
 import shutil
@@ -99,6 +101,33 @@ class BaresipTest(unittest.TestCase):
                         query={"category": "inbox"})
         self.assertEqual(self.assertJson(r)["data"]["records"], [])
         self.assertIn("sip incoming call trunk=", self.fx.stderr_text())
+
+    def test_digest_authenticated_callers(self):
+        short = os.path.join(self.root, "short.wav")
+        write_wav(short, 6)
+        # 127.0.0.1 (where baresip calls from) is no trunk's address: callers must
+        # authenticate as the pbx trunk's inbound user.
+        self.fx = SipFaxd([trunk_conf("pbx", host="127.0.0.9", prefixes="+1999",
+                                      inbound_username="pbx", inbound_password="pbx-secret")])
+        acct = self.fx.new_account(number=True)
+        uri = "sip:%s@127.0.0.1:%d" % (acct["number"], self.fx.sip_port)
+        self.peer("14075550001", wav=short, dial=uri, params=";auth_user=pbx;auth_pass=pbx-secret")
+        bad = self.peer("14085550001", wav=short, dial=uri, params=";auth_user=pbx;auth_pass=nope")
+        deadline = time.monotonic() + 60
+        want = ["sip incoming call authenticated source=127.0.0.1 user=pbx trunk=pbx",
+                "inbound call without pages to=%s from=+14075550001" % acct["number"],
+                "digest authentication failed source=127.0.0.1 user=pbx code=403"]
+        while not all(w in self.fx.stderr_text() for w in want) or "403" not in bad.log():
+            self.assertLess(time.monotonic(), deadline,
+                            self.fx.stderr_tail(4000) + "\n" + bad.log()[-2000:])
+            time.sleep(0.5)
+        err = self.fx.stderr_text()
+        self.assertNotIn("pbx-secret", err)
+        # Only the authenticated caller was answered.
+        self.assertEqual(err.count("sip incoming call trunk=pbx source=127.0.0.1"), 1, err[-4000:])
+        r = self.fx.req("GET", "/accounts/self/faxes", token=acct["token"],
+                        query={"category": "inbox"})
+        self.assertEqual(self.assertJson(r)["data"]["records"], [])
 
 
 if __name__ == "__main__":

@@ -239,6 +239,26 @@ static void test_errors(void)
     CHECK(fx_conf_load("/nonexistent/faxd.conf", &c, tiny, sizeof tiny) == FX_ERR_IO);
     CHECK(strlen(tiny) == 7);
     CHECK(fx_conf_load("/nonexistent/faxd.conf", &c, NULL, 0) == FX_ERR_IO);
+
+    /* Inbound credentials: a user needs a password and names one trunk only. */
+    static const struct {
+        const char *text, *want;
+    } inbound[] = {
+        {"[trunk a]\ninbound_username = pbx\n", "trunk.a.inbound_username is set without"},
+        {"[trunk a]\ninbound_username = pbx\ninbound_password = x\n"
+         "[trunk b]\ninbound_username = pbx\ninbound_password = y\n",
+         "trunk.b.inbound_username is also trunk a's"},
+    };
+    for (size_t i = 0; i < sizeof inbound / sizeof inbound[0]; i++) {
+        char path[64];
+        CHECK(load_text(inbound[i].text, &c, why, sizeof why, path) == FX_ERR_INVALID);
+        CHECK(contains(why, inbound[i].want));
+    }
+    CHECK(load_text("[trunk a]\ninbound_username = pbx\ninbound_password = x\n", &c, why,
+                    sizeof why, (char[64]){0}) == FX_OK);
+    CHECK(c && c->n_trunks == 1 && !strcmp(c->trunks[0].inbound_password, "x") &&
+          !strcmp(c->sip_auth_realm, "faxd"));
+    fx_conf_free(c);
 }
 
 static void test_set(void)
