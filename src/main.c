@@ -113,7 +113,8 @@ static int run(const struct fx_conf *conf)
                 strerror(errno));
         return 1;
     }
-    struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver};
+    struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver,
+                                .node = conf->store_node};
     struct fx_store *store = NULL;
     struct fx_api *api = NULL;
     struct fx_queue *queue = NULL;

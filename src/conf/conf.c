@@ -222,6 +222,9 @@ static const struct conf_option options[] = {
 
     OPT_STR("store.driver", store_driver, "sqlite", NULL, &check_store,
             "Database: sqlite, or a postgresql://user@host:port/db connection URI."),
+    OPT_STR("store.node", store_node, "", NULL, NULL,
+            "This node's name among nodes sharing a PostgreSQL store; empty = from the host "
+            "name and data_dir."),
 
     OPT_INT("fax.max_files", max_files, "10", 1, 10, "Most files one fax may carry."),
     OPT_SIZE("fax.max_bytes", max_fax_bytes, "31457280", 1024, 1073741824,
@@ -278,6 +281,9 @@ static const struct conf_option options[] = {
             "Seconds without media after which a fax call is ended."),
     OPT_INT("line.max_call", line_max_call, "3600", 60, 86400,
             "Seconds after which any fax call is ended."),
+    OPT_INT("line.rx_lease", line_rx_lease, "60", 2, 3600,
+            "Seconds an inbound call's stored pages stay this node's without renewal; a "
+            "node that dies leaves them to another after that long."),
     OPT_STR("line.call_log", line_call_log, "", NULL, NULL,
             "A file every call placed is appended to (time, line, numbers, fax and attempt); "
             "empty = none."),

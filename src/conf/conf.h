@@ -57,6 +57,7 @@ struct fx_conf {
     int64_t session_ttl;    /* http.session_ttl: seconds a web sign-in lasts */
     /* [store] */
     char *store_driver;     /* store.driver: sqlite or a postgresql:// URI */
+    char *store_node;       /* store.node: this node's name ("" = host name and data_dir) */
     /* [fax] */
     int64_t max_files;      /* fax.max_files: files per fax (Fax.Plus: 10) */
     int64_t max_fax_bytes;  /* fax.max_bytes: total bytes of a fax's files and of one upload */
@@ -84,6 +85,7 @@ struct fx_conf {
     char *line_sandbox_prefix;  /* line.sandbox_prefix: "" = no sandbox */
     int64_t line_no_media;      /* line.no_media_timeout: seconds */
     int64_t line_max_call;      /* line.max_call: seconds */
+    int64_t line_rx_lease;      /* line.rx_lease: seconds an inbound call's lease lasts */
     char *line_call_log;        /* line.call_log: file every placed call is appended to */
     /* [sip] */
     int64_t sip_port;           /* sip.port: 0 = SIP off */

@@ -111,6 +111,12 @@ enum fx_err fx_convert_sniff(const char *path, struct fx_sniff *out);
 /* Counts the pages (TIFF directories) of a TIFF file. FX_ERR_INVALID when the file is
  * not a readable TIFF. */
 enum fx_err fx_convert_tiff_pages(const char *path, int *pages);
+/* Writes a TIFF at dst holding page `page` (0-based) of each of the n files srcs, in
+ * order, copied as stored (strips, compression and resolution kept; nothing decoded):
+ * one page out of a received fax, or one-page files joined into one fax. A source may
+ * be growing meanwhile (a fax being received): its complete pages are read. srcs is
+ * borrowed. FX_ERR_INVALID when a file lacks the page or it is not bilevel in strips. */
+enum fx_err fx_convert_tiff_gather(const char *const *srcs, int n, int page, const char *dst);
 
 /* Checks every page is TIFF/F as spandsp needs it (width 1728, 204 dpi across, 196 or 98
  * lpi, 1 bit, 1 sample, min-is-white, CCITT T.4/T.6, one strip). *pages and *res

@@ -355,6 +355,82 @@ enum fx_err fx_pagew_write(struct fx_pagew *w, const char *path)
     return e;
 }
 
+/* ---- copying pages as they are (received faxes) ---- */
+
+/* Descriptive text tags kept with a copied page. */
+static const ttag_t text_tags[] = {TIFFTAG_SOFTWARE, TIFFTAG_IMAGEDESCRIPTION, TIFFTAG_DATETIME,
+                                   TIFFTAG_MAKE, TIFFTAG_MODEL};
+
+/* Appends the current page of in to out as page no of total, strip by strip as stored. */
+static enum fx_err copy_page(TIFF *in, TIFF *out, int no, int total)
+{
+    struct pageinfo p;
+    page_info(in, &p);
+    uint64_t *counts = NULL;
+    uint32_t rows = 0;
+    if (p.tiled || p.bps != 1 || p.spp != 1 || !p.strips || !p.w || !p.h ||
+        !TIFFGetField(in, TIFFTAG_STRIPBYTECOUNTS, &counts) || !counts)
+        return FX_ERR_INVALID;
+    TIFFGetFieldDefaulted(in, TIFFTAG_ROWSPERSTRIP, &rows);
+    TIFFSetField(out, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
+    TIFFSetField(out, TIFFTAG_IMAGEWIDTH, p.w);
+    TIFFSetField(out, TIFFTAG_IMAGELENGTH, p.h);
+    TIFFSetField(out, TIFFTAG_BITSPERSAMPLE, 1);
+    TIFFSetField(out, TIFFTAG_SAMPLESPERPIXEL, 1);
+    TIFFSetField(out, TIFFTAG_COMPRESSION, p.comp);
+    if (p.comp == COMPRESSION_CCITTFAX3) TIFFSetField(out, TIFFTAG_GROUP3OPTIONS, p.t4opts);
+    TIFFSetField(out, TIFFTAG_FILLORDER, p.fill);
+    TIFFSetField(out, TIFFTAG_PHOTOMETRIC, p.photometric);
+    TIFFSetField(out, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    if (p.xres > 0 && p.yres > 0) {
+        TIFFSetField(out, TIFFTAG_XRESOLUTION, (float)p.xres);
+        TIFFSetField(out, TIFFTAG_YRESOLUTION, (float)p.yres);
+        TIFFSetField(out, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+    }
+    TIFFSetField(out, TIFFTAG_ROWSPERSTRIP, rows);
+    TIFFSetField(out, TIFFTAG_PAGENUMBER, (uint16_t)no, (uint16_t)total);
+    for (size_t i = 0; i < sizeof text_tags / sizeof *text_tags; i++) {
+        const char *v = NULL;
+        if (TIFFGetField(in, text_tags[i], &v) && v) TIFFSetField(out, text_tags[i], v);
+    }
+    enum fx_err e = FX_OK;
+    void *buf = NULL;
+    for (uint32_t i = 0; !e && i < p.strips; i++) {
+        if (counts[i] > 64u * 1024 * 1024) {
+            e = FX_ERR_INVALID;
+            break;
+        }
+        void *bigger = realloc(buf, counts[i] ? (size_t)counts[i] : 1);
+        if (!bigger) e = FX_ERR_NOMEM;
+        else buf = bigger;
+        tmsize_t n = (tmsize_t)counts[i];
+        if (!e && TIFFReadRawStrip(in, i, buf, n) != n) e = FX_ERR_INVALID;
+        if (!e && TIFFWriteRawStrip(out, i, buf, n) != n) e = FX_ERR_IO;
+    }
+    free(buf);
+    if (!e && !TIFFWriteDirectory(out)) e = FX_ERR_IO;
+    return e;
+}
+
+enum fx_err fx_convert_tiff_gather(const char *const *srcs, int n, int page, const char *dst)
+{
+    quiet();
+    if (n <= 0 || page < 0 || page > 65535) return FX_ERR_INVALID;
+    TIFF *out = TIFFOpen(dst, "w");
+    if (!out) return FX_ERR_IO;
+    enum fx_err e = FX_OK;
+    for (int i = 0; !e && i < n; i++) {
+        TIFF *in = TIFFOpen(srcs[i], "r");
+        if (!in) e = FX_ERR_INVALID;
+        else if (!TIFFSetDirectory(in, (tdir_t)page)) e = FX_ERR_INVALID;
+        else e = copy_page(in, out, i, n);
+        if (in) TIFFClose(in);
+    }
+    TIFFClose(out);
+    if (e) unlink(dst);
+    return e;
+}
+
 /* ---- thumbnails ---- */
 
 /* Box-filters the current page into grey (0 black … 255 white), `width` pixels wide

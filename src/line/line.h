@@ -79,8 +79,20 @@ struct fx_inbound {
     const struct fx_fax_result *fax;
     const char *transport, *line;
     int64_t started;              /* unix seconds */
+    bool recovered;               /* the pages of a call cut short, delivered after the
+                                   * fact: the fax may already be stored under this id */
 };
 typedef void (*fx_line_inbound_cb)(const struct fx_inbound *in, void *arg);
+/* An inbound call's progress, so that its complete pages can be kept elsewhere while it
+ * runs: BEGIN when it is answered (in->tiff_path does not exist yet), PAGE each time
+ * more pages are complete in in->tiff_path (`pages`: how many so far; the file keeps
+ * growing), END once it is over — after its delivery through `inbound`, if any, and
+ * before in->tiff_path is removed. Called on the thread that owns the call (an inbound
+ * SIP call's thread; the dialer running a loopback call, between two ticks), so it must
+ * only hand the work over; END may wait for work on this call to finish. */
+enum fx_line_rx { FX_LINE_RX_BEGIN, FX_LINE_RX_PAGE, FX_LINE_RX_END };
+typedef void (*fx_line_rx_cb)(const struct fx_inbound *in, enum fx_line_rx what, int pages,
+                              void *arg);
 /* Whether `number` is one of faxd's numbers (then the loopback line answers it). */
 typedef bool (*fx_line_local_cb)(const char *number, void *arg);
 
@@ -97,7 +109,8 @@ struct fx_lines_cfg {
     const struct fx_conf *conf; /* [sip] and the trunks (borrowed); NULL = no SIP line */
     fx_line_local_cb is_local;
     fx_line_inbound_cb inbound;
-    void *arg;                  /* for both callbacks */
+    fx_line_rx_cb rx;           /* NULL = not wanted */
+    void *arg;                  /* for the callbacks */
 };
 
 struct fx_lines;

@@ -190,6 +190,8 @@ struct call {
     enum far_end far;
     int64_t samples;
     int pages_told;   /* confirmed pages already reported through d->progress */
+    const struct fx_inbound *rx_in; /* a call to our own number: told to cfg.rx */
+    int rx_told;      /* complete received pages already reported through cfg.rx */
 };
 
 static void sleep_until(int64_t start_ms, int64_t ticks)
@@ -236,6 +238,11 @@ static void run(struct call *c)
         if (confirmed > c->pages_told && c->d->progress) {
             c->pages_told = confirmed;
             c->d->progress(confirmed, c->d->progress_arg);
+        }
+        int received = c->rx_in && c->b.s ? fx_fax_result(c->b.s)->pages_confirmed : 0;
+        if (received > c->rx_told) {
+            c->rx_told = received;
+            c->l->cfg.rx(c->rx_in, FX_LINE_RX_PAGE, received, c->l->cfg.arg);
         }
         bool hang = (c->far == FAR_HANGUP_EARLY && c->samples >= 8000 * 5) ||
                     (c->far == FAR_HANGUP_PAGE1 &&
@@ -303,10 +310,11 @@ static bool is_sandbox(const struct fx_lines *l, const char *to, int *row)
  * end receives) is left at rx_path. */
 static enum fx_err run_answered(struct fx_lines *l, const struct fx_dial *d, enum far_end far,
                                 const char *rx_path, struct fx_call_result *out,
-                                struct fx_fax_result *far_res)
+                                struct fx_fax_result *far_res, const struct fx_inbound *rx_in)
 {
     struct pktq *qa = calloc(1, sizeof *qa), *qb = calloc(1, sizeof *qb);
-    struct call c = {.l = l, .d = d, .far = far, .a = {.out = qa}, .b = {.out = qb}};
+    struct call c = {.l = l, .d = d, .far = far, .a = {.out = qa}, .b = {.out = qb},
+                     .rx_in = rx_in};
     enum fx_err e = qa && qb ? FX_OK : FX_ERR_NOMEM;
     if (!e) e = session(l, true, d->tiff_path, d, qa, d->ident, &c.a.s);
     if (!e && far != FAR_SILENCE) {
@@ -400,7 +408,8 @@ static void recover_one(struct fx_lines *l, const char *id)
         snprintf(fr.t30_text, sizeof fr.t30_text,
                  "faxd stopped during the call; the complete pages were kept");
         struct fx_inbound in = {.id = id, .to = to, .from = from, .tiff_path = tiff, .fax = &fr,
-                                .transport = transport, .line = line, .started = started};
+                                .transport = transport, .line = line, .started = started,
+                                .recovered = true};
         fx_info("line recovering an interrupted inbound fax id=%s to=%s pages=%d", id, to,
                 pages);
         l->cfg.inbound(&in, l->cfg.arg);
@@ -486,10 +495,13 @@ enum fx_err fx_lines_call(struct fx_lines *l, const struct fx_dial *d, struct fx
     struct fx_inbound in = {.id = id, .to = d->to, .from = d->from ? d->from : "",
                             .tiff_path = rx, .fax = &far_res, .transport = out->transport,
                             .line = out->line, .started = fx_clock_now()};
+    bool rx_told = local && l->cfg.rx; /* its pages are kept beyond this node as they come */
     if (local) fx_line_meta_write(&l->cfg, id, &in);
+    if (rx_told) l->cfg.rx(&in, FX_LINE_RX_BEGIN, 0, l->cfg.arg);
     fx_line_log_call(&l->cfg, d, out->line);
-    enum fx_err e = run_answered(l, d, far, rx, out, &far_res);
+    enum fx_err e = run_answered(l, d, far, rx, out, &far_res, rx_told ? &in : NULL);
     if (!e && local && l->cfg.inbound) l->cfg.inbound(&in, l->cfg.arg);
+    if (rx_told) l->cfg.rx(&in, FX_LINE_RX_END, far_res.pages_confirmed, l->cfg.arg);
     unlink(rx);
     unlink(meta);
     return e;

@@ -89,7 +89,8 @@ struct scall {
     char id[FX_ID_LEN + 1]; /* incoming: the fax record's id, chosen at the call's start */
     const struct fx_dial *d; /* outgoing: what is dialled */
     bool page;               /* a page event is waiting */
-    int pages_told;          /* pages reported through d->progress */
+    int pages_told;          /* pages reported through d->progress, or (incoming) cfg->rx */
+    const struct fx_inbound *rx_in; /* incoming: what cfg->rx is told about */
     char to[64], from[64];
     int64_t started;
 };
@@ -221,7 +222,16 @@ static bool step(struct scall *c)
     done = c->done;
     pthread_mutex_unlock(&c->mu);
     if (have) handle_sip(c, &ev);
-    if (page && c->incoming) fx_crash_point("page_received");
+    if (page && c->incoming) {
+        fx_crash_point("page_received");
+        /* The complete pages are handed over to be kept beyond this node (cfg->rx). */
+        int pages = fx_media_leg_pages(c->leg);
+        const struct fx_lines_cfg *lc = c->sl->cfg;
+        if (pages > c->pages_told && lc->rx && c->rx_in) {
+            c->pages_told = pages;
+            lc->rx(c->rx_in, FX_LINE_RX_PAGE, pages, lc->arg);
+        }
+    }
     if (page && c->d && c->d->progress) {
         /* A confirmed page is made durable at once (a crash then resumes after it). */
         int pages = fx_media_leg_pages(c->leg);
@@ -417,6 +427,8 @@ static void *inbound_main(void *arg)
         /* Written before answering: a crash during the call leaves what
          * fx_lines_recover needs to keep the complete pages. */
         fx_line_meta_write(sl->cfg, c->id, &in);
+        if (sl->cfg->rx) sl->cfg->rx(&in, FX_LINE_RX_BEGIN, 0, sl->cfg->arg);
+        c->rx_in = &in;
         fx_sip_call_answer(c->call, fx_media_leg_port(c->leg));
     } else {
         fx_sip_call_reject(c->call, 404);
@@ -432,6 +444,7 @@ static void *inbound_main(void *arg)
         fx_info("line sip inbound call ended without a fax to=%s from=%s code=%d", c->to,
                 c->from, c->end.code);
     }
+    if (ours && sl->cfg->rx) sl->cfg->rx(&in, FX_LINE_RX_END, c->pages_told, sl->cfg->arg);
     scall_destroy(c);
     unlink(c->rx_path);
     char meta[4300];

@@ -325,19 +325,39 @@ static enum fx_err record_attempt(struct fx_queue *q, struct worker_ctx *w,
 
 /* ---- inbound ---- */
 
-void fx_queue_inbound(const struct fx_inbound *in, void *arg)
+/* Writes the record (its attempt, webhooks, and the removal of the call's in-progress
+ * row), waiting out a busy store: the pages are confirmed to the sender already. */
+static enum fx_err record_inbound(struct fx_queue *q, const struct fx_attempt *a,
+                                  const struct fx_fax *f)
 {
-    struct fx_queue *q = arg;
+    enum fx_err e = FX_ERR_UNAVAILABLE;
+    for (int tries = 0; tries < 120; tries++) {
+        if (tries) sleep(1);
+        e = fx_store_fax_received(q->store, a, f);
+        if (e != FX_ERR_UNAVAILABLE && e != FX_ERR_DB) break;
+        fx_warn("queue inbound fax store busy to=%s try=%d error=%s", f->to, tries + 1,
+                fx_err_code(e));
+    }
+    return e;
+}
+
+/* Stores an inbound fax in its number owner's inbox. FX_OK once it is settled: stored,
+ * found stored already (a recovered fax), or nothing to store (no page, no such number);
+ * an error when the store failed. */
+static enum fx_err inbound_store(struct fx_queue *q, const struct fx_inbound *in)
+{
     const struct fx_fax_result *fr = in->fax;
     if (fr->pages_confirmed <= 0) {
         fx_info("queue inbound call without pages to=%s from=%s t30=%d", in->to, in->from,
                 fr->t30_code);
-        return;
+        return FX_OK;
     }
     struct fx_number n;
-    if (fx_store_number_get(q->store, in->to, &n)) {
-        fx_warn("queue inbound fax for an unknown number to=%s", in->to);
-        return;
+    enum fx_err e = fx_store_number_get(q->store, in->to, &n);
+    if (e) {
+        fx_warn("queue inbound fax for an unknown number to=%s error=%s", in->to,
+                fx_err_code(e));
+        return e == FX_ERR_NOT_FOUND ? FX_OK : e;
     }
     /* Spam: a blocked caller, or no caller id when the owner refuses anonymous faxes.
      * Spam is kept (nothing a sender delivered is dropped) but listed apart, not
@@ -384,7 +404,7 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
     fx_strlcpy(f.transport, in->transport, sizeof f.transport);
     char sha[65];
     int64_t size;
-    enum fx_err e = fx_blob_put_file(q->store, in->tiff_path, ".tiff", f.blob, sha, &size);
+    e = fx_blob_put_file(q->store, in->tiff_path, ".tiff", f.blob, sha, &size);
     snprintf(f.file, sizeof f.file, "%s.tiff", f.id);
     fx_strlcpy(a.fax_id, f.id, sizeof a.fax_id);
     fx_strlcpy(a.direction, "incoming", sizeof a.direction);
@@ -395,30 +415,43 @@ void fx_queue_inbound(const struct fx_inbound *in, void *arg)
     fx_strlcpy(a.t30_text, fr->t30_text, sizeof a.t30_text);
     fx_strlcpy(a.transport, in->transport, sizeof a.transport);
     fx_strlcpy(a.remote_ident, fr->remote_ident, sizeof a.remote_ident);
-    /* The pages are confirmed to the sender already: never drop them. A busy store is
-     * retried for minutes; if it still fails the blob is kept (named in the log) so an
-     * operator can recover the fax. */
-    for (int tries = 0; !e && tries < 120; tries++) {
-        e = fx_store_fax_received(q->store, &a, &f);
-        if (e != FX_ERR_UNAVAILABLE && e != FX_ERR_DB) break;
-        fx_warn("queue inbound fax store busy to=%s try=%d error=%s", in->to, tries + 1,
-                fx_err_code(e));
-        sleep(1);
-        e = FX_OK;
-        if (tries == 119) e = FX_ERR_UNAVAILABLE;
+    /* The pages are confirmed to the sender already: never drop them. If the store
+     * still fails the blob is kept (named in the log) so an operator can recover the fax. */
+    if (!e) e = record_inbound(q, &a, &f);
+    if (e == FX_ERR_CONFLICT && !in->recovered) {
+        /* This node's lease on the call lapsed and another node stored the first pages
+         * under the call's id: keep the whole fax as well, under an id of its own. */
+        fx_warn("queue inbound fax taken over meanwhile fax=%s: stored again", f.id);
+        fx_id_new(f.id);
+        snprintf(f.file, sizeof f.file, "%s.tiff", f.id);
+        fx_strlcpy(a.fax_id, f.id, sizeof a.fax_id);
+        e = record_inbound(q, &a, &f);
     }
     if (e == FX_ERR_CONFLICT) {
         /* Recovered after a crash that came after the record was written: stored once. */
         fx_info("queue inbound fax already stored fax=%s", f.id);
         fx_blob_remove(q->store, f.blob);
-        return;
+        return FX_OK;
     }
     if (e) {
         fx_error("queue inbound fax not recorded to=%s blob=%s error=%s", in->to, f.blob,
                  fx_err_code(e));
-        return;
+        return e;
     }
     fx_info("queue fax received fax=%s to=%s pages=%d status=%s", f.id, f.to, f.pages, f.status);
+    return FX_OK;
+}
+
+void fx_queue_inbound(const struct fx_inbound *in, void *arg)
+{
+    struct fx_queue *q = arg;
+    /* A call's own pages stop going to the store: its whole fax is stored now. */
+    if (!in->recovered) fx_queue_rx_settle(q, in->id);
+    enum fx_err e = inbound_store(q, in);
+    if (e && !in->recovered) fx_queue_rx_keep(q, in->id); /* its stored pages are taken over */
+    /* A recovered call's row goes once its fax is settled (when the record's own
+     * transaction did not remove it: stored before, nothing to store). */
+    if (!e && in->recovered) fx_store_rx_end(q->store, in->id);
 }
 
 bool fx_queue_is_local(const char *number, void *arg)

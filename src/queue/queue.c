@@ -386,6 +386,7 @@ static enum fx_err start_lines(struct fx_queue *q)
         .conf = c,
         .is_local = fx_queue_is_local,
         .inbound = fx_queue_inbound,
+        .rx = fx_queue_rx_event,
         .arg = q,
     };
     return fx_lines_new(&lc, &q->lines);
@@ -430,8 +431,10 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     enum fx_err e = fx_mkdirs(q->work_dir);
     if (!e) e = fx_store_outbox_release_leases(store);
     if (!e) e = fx_store_dest_release_leases(store);
+    if (!e) e = fx_queue_rx_new(q);
     if (!e) e = start_lines(q);
     if (!e) e = fx_lines_recover(q->lines);
+    if (!e) e = fx_queue_rx_run(q);
     q->n_converters = (int)conf->convert_workers;
     q->n_workers = q->n_converters + (int)conf->line_channels;
     q->workers = calloc((size_t)q->n_workers, sizeof *q->workers);
@@ -493,6 +496,7 @@ void fx_queue_free(struct fx_queue *q)
     if (!q) return;
     fx_queue_stop(q);
     fx_lines_free(q->lines);
+    fx_queue_rx_free(q); /* after the lines: their last calls still tell it they ended */
     free(q->workers);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->mu);

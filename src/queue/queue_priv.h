@@ -10,6 +10,7 @@
 #include "queue/queue.h"
 
 struct preview;
+struct fx_queue_rx;
 
 /* One worker thread: a converter (conv != NULL) or a dialer. */
 struct worker_ctx {
@@ -38,6 +39,7 @@ struct fx_queue {
     struct preview *previews, **previews_tail;
     struct worker_ctx *workers; /* converters first, then dialers */
     int n_converters, n_workers;
+    struct fx_queue_rx *rx;     /* rx.c: inbound calls' pages in the store */
 };
 
 /* Sleeps until kicked or a second passed; true when the queue is stopping. */
@@ -48,5 +50,23 @@ void *fx_queue_dialer_main(void *arg);
 /* The lines' callbacks: inbound delivery and "is this one of our numbers". */
 void fx_queue_inbound(const struct fx_inbound *in, void *arg);
 bool fx_queue_is_local(const char *number, void *arg);
+
+/* rx.c: the pages of inbound calls in progress, written to the store as they complete
+ * by one thread (never the call's), under a lease it renews while the call is up; and
+ * the takeover of calls whose node died (their lease expired): their stored pages
+ * become partially received faxes. fx_queue_rx_new (before the lines start: it takes
+ * their fx_queue_rx_event calls) makes q->rx; fx_queue_rx_run (once fx_lines_recover
+ * delivered what a crash left on this node's disk) releases this node's rows and starts
+ * the thread; fx_queue_rx_free (once the lines are freed) stops it. */
+enum fx_err fx_queue_rx_new(struct fx_queue *q);
+enum fx_err fx_queue_rx_run(struct fx_queue *q);
+void fx_queue_rx_free(struct fx_queue *q);
+/* The lines' fx_line_rx_cb (arg: the queue). */
+void fx_queue_rx_event(const struct fx_inbound *in, enum fx_line_rx what, int pages, void *arg);
+/* Call id's fax is about to be stored whole: no more of its pages are written (one being
+ * written finishes first). */
+void fx_queue_rx_settle(struct fx_queue *q, const char *id);
+/* Call id's fax could not be stored: its row and pages stay, unrenewed, for a takeover. */
+void fx_queue_rx_keep(struct fx_queue *q, const char *id);
 
 #endif

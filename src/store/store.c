@@ -1581,14 +1581,163 @@ enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *j
     return FX_OK;
 }
 
+/* ---- inbound calls in progress ---- */
+
+/* The blob keys of a call's pages, collected inside the transaction that drops their
+ * rows and removed once it committed (blob removal runs transactions of its own). */
+struct rx_keys {
+    char (*v)[96];
+    int n, cap;
+};
+
+static enum fx_err rx_key_add(int page, const char *blob, void *arg)
+{
+    (void)page;
+    struct rx_keys *k = arg;
+    if (k->n == k->cap) {
+        int cap = k->cap ? k->cap * 2 : 8;
+        void *v = realloc(k->v, (size_t)cap * sizeof *k->v);
+        if (!v) return FX_ERR_NOMEM;
+        k->v = v;
+        k->cap = cap;
+    }
+    CP(k->v[k->n++], blob);
+    return FX_OK;
+}
+
+/* Inside a transaction: removes call id's row and pages, their keys into k. */
+static enum fx_err rx_drop(struct fx_store *s, const char *id, struct rx_keys *k)
+{
+    enum fx_err e = fx_store_rx_pages(s, id, rx_key_add, k);
+    if (!e) e = q_run(s, NULL, "DELETE FROM rx_pages WHERE call_id = ?", "t", id);
+    if (!e) e = q_run(s, NULL, "DELETE FROM rx_calls WHERE id = ?", "t", id);
+    return e;
+}
+
+/* After the transaction: removes the blobs when it committed. */
+static enum fx_err rx_keys_done(struct fx_store *s, struct rx_keys *k, enum fx_err e)
+{
+    for (int i = 0; !e && i < k->n; i++) fx_blob_remove(s, k->v[i]);
+    free(k->v);
+    return e;
+}
+
 enum fx_err fx_store_fax_received(struct fx_store *s, const struct fx_attempt *a,
                                   const struct fx_fax *f)
 {
+    struct rx_keys k = {0};
     enum fx_err e = tx_begin(s);
     if (e) return e;
     e = attempt_insert(s, a);
     if (!e) e = fax_create_notify(s, f);
+    if (!e) e = rx_drop(s, f->id, &k);
+    return rx_keys_done(s, &k, tx_end(s, e));
+}
+
+enum fx_err fx_store_rx_begin(struct fx_store *s, const struct fx_rx_call *c)
+{
+    return q_run(s, NULL,
+                 "INSERT INTO rx_calls (id, to_number, from_number, transport, line, started, "
+                 "lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 "tttttiti", c->id, c->to, c->from, c->transport, c->line, c->started,
+                 c->lease_owner, c->lease_until);
+}
+
+enum fx_err fx_store_rx_page(struct fx_store *s, const char *id, const char *owner, int page,
+                             const char *blob, int64_t lease_until)
+{
+    int64_t n = 0;
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    e = q_run(s, &n,
+              "UPDATE rx_calls SET pages = ?, lease_until = ? WHERE id = ? AND lease_owner = ? "
+              "AND pages = ?",
+              "nittn", page, lease_until, id, owner, page - 1);
+    if (!e && n == 0) e = FX_ERR_NOT_FOUND;
+    if (!e)
+        e = q_run(s, NULL, "INSERT INTO rx_pages (call_id, page, blob) VALUES (?, ?, ?)", "tnt",
+                  id, page, blob);
     return tx_end(s, e);
+}
+
+enum fx_err fx_store_rx_renew(struct fx_store *s, const char *id, const char *owner,
+                              int64_t lease_until)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n, "UPDATE rx_calls SET lease_until = ? WHERE id = ? AND "
+                                 "lease_owner = ?",
+                          "itt", lease_until, id, owner);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_rx_claim(struct fx_store *s, const char *owner, int64_t now,
+                              int64_t lease_s, struct fx_rx_call *out)
+{
+    /* Every node asks every few seconds and nearly always finds nothing: a plain read
+     * first keeps that off the write lock. */
+    struct q q;
+    enum fx_err e = q_start(s, &q, "SELECT 1 FROM rx_calls WHERE lease_until < ? LIMIT 1", "i",
+                            now);
+    if (e) return e;
+    int rc = q_step(&q);
+    q_end(&q);
+    if (rc != FX_DB_ROW) return rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    if ((e = tx_begin_claim(s))) return e;
+    memset(out, 0, sizeof *out);
+    if (!(e = q_start(s, &q,
+                      "SELECT id, to_number, from_number, transport, line, started, pages "
+                      "FROM rx_calls WHERE lease_until < ? ORDER BY started, id LIMIT 1 "
+                      "FOR UPDATE SKIP LOCKED",
+                      "i", now))) {
+        rc = q_step(&q);
+        if (rc == FX_DB_ROW) {
+            CP(out->id, qt(&q, 0));
+            CP(out->to, qt(&q, 1));
+            CP(out->from, qt(&q, 2));
+            CP(out->transport, qt(&q, 3));
+            CP(out->line, qt(&q, 4));
+            out->started = qi(&q, 5);
+            out->pages = (int)qi(&q, 6);
+        }
+        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        q_end(&q);
+    }
+    CP(out->lease_owner, owner);
+    out->lease_until = now + lease_s;
+    if (!e)
+        e = q_run(s, NULL, "UPDATE rx_calls SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                  "tit", owner, out->lease_until, out->id);
+    return tx_end(s, e);
+}
+
+enum fx_err fx_store_rx_pages(struct fx_store *s, const char *id, fx_store_rx_page_cb cb,
+                              void *arg)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q,
+                            "SELECT page, blob FROM rx_pages WHERE call_id = ? ORDER BY page",
+                            "t", id);
+    if (e) return e;
+    int rc = FX_DB_DONE;
+    while (!e && (rc = q_step(&q)) == FX_DB_ROW) e = cb((int)qi(&q, 0), qt(&q, 1), arg);
+    q_end(&q);
+    return e ? e : rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+enum fx_err fx_store_rx_end(struct fx_store *s, const char *id)
+{
+    struct rx_keys k = {0};
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    return rx_keys_done(s, &k, tx_end(s, rx_drop(s, id, &k)));
+}
+
+enum fx_err fx_store_rx_release_leases(struct fx_store *s)
+{
+    return q_run(s, NULL,
+                 "UPDATE rx_calls SET lease_until = 0 WHERE lease_owner <> '' AND "
+                 "lease_owner LIKE ?",
+                 "t", s->own_leases);
 }
 
 enum fx_err fx_store_attempt_list(struct fx_store *s, const char *fax_id, fx_store_attempt_cb cb,

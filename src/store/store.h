@@ -360,9 +360,53 @@ enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *j
                                  const struct fx_fax *f);
 /* Releases this node's destination leases (at start-up: they belong to a dead process). */
 enum fx_err fx_store_dest_release_leases(struct fx_store *s);
-/* Records an incoming call's attempt and its fax record in one transaction. */
+/* Records an incoming call's attempt and its fax record in one transaction, which also
+ * removes the call's in-progress row (fx_store_rx_*, same id as f) and its pages; their
+ * blobs are removed once it committed. */
 enum fx_err fx_store_fax_received(struct fx_store *s, const struct fx_attempt *a,
                                   const struct fx_fax *f);
+
+/* ---- inbound calls in progress ----
+ * While an inbound call runs, its row holds who called whom and a lease its node renews,
+ * and each complete page is a blob (a one-page TIFF) of the call, so that the pages of a
+ * node that dies are not lost: once the lease expired any node claims the row and makes
+ * the pages a record under the row's id (the fax id chosen when the call began). */
+struct fx_rx_call {
+    char id[FX_UID_SIZE]; /* the id the fax record takes */
+    char to[64], from[64];
+    char transport[8];
+    char line[32];
+    int64_t started;
+    int pages;            /* pages stored so far: 1..pages */
+    char lease_owner[FX_UID_SIZE];
+    int64_t lease_until;
+};
+/* Inserts the row of a call that was just answered, leased to c->lease_owner until
+ * c->lease_until (c->pages is ignored: 0). FX_ERR_CONFLICT when the id exists. */
+enum fx_err fx_store_rx_begin(struct fx_store *s, const struct fx_rx_call *c);
+/* Adds page `page` (1-based, the next one) of call id as blob and renews the lease to
+ * lease_until, while owner holds it. FX_ERR_NOT_FOUND when it does not (the row is gone
+ * or another node took it over): the caller then removes its blob. */
+enum fx_err fx_store_rx_page(struct fx_store *s, const char *id, const char *owner, int page,
+                             const char *blob, int64_t lease_until);
+/* Renews owner's lease of call id to lease_until. FX_ERR_NOT_FOUND when owner lost it. */
+enum fx_err fx_store_rx_renew(struct fx_store *s, const char *id, const char *owner,
+                              int64_t lease_until);
+/* Claims the oldest row whose lease expired before now (its node died, or released it)
+ * for owner until now + lease_s; *out gets it. FX_ERR_NOT_FOUND when there is none. Two
+ * nodes never claim one row at once. */
+enum fx_err fx_store_rx_claim(struct fx_store *s, const char *owner, int64_t now,
+                              int64_t lease_s, struct fx_rx_call *out);
+/* The page blobs of call id, in page order (blob borrowed for the call). */
+typedef enum fx_err (*fx_store_rx_page_cb)(int page, const char *blob, void *arg);
+enum fx_err fx_store_rx_pages(struct fx_store *s, const char *id, fx_store_rx_page_cb cb,
+                              void *arg);
+/* Removes call id's row and pages (a call that ended with nothing to keep, or whose
+ * record exists); then their blobs. A missing row is not an error. */
+enum fx_err fx_store_rx_end(struct fx_store *s, const char *id);
+/* Makes this node's rows claimable at once (at start-up: they belong to a process of
+ * this node that died; all of them on SQLite). */
+enum fx_err fx_store_rx_release_leases(struct fx_store *s);
 typedef enum fx_err (*fx_store_attempt_cb)(const struct fx_attempt *a, void *arg);
 /* The attempts of a fax, oldest first. */
 enum fx_err fx_store_attempt_list(struct fx_store *s, const char *fax_id, fx_store_attempt_cb cb,

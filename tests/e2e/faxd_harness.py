@@ -233,7 +233,10 @@ def guess_mime(filename):
 class Faxd:
     """One faxd process with its own temp dir (data dir + stderr file)."""
 
-    def __init__(self, env=None, start=True):
+    def __init__(self, env=None, start=True, share_db_with=None, node=None):
+        """share_db_with: another Faxd whose PostgreSQL database this one uses too (a
+        second node of one cluster; that Faxd drops it). node: the node's name
+        (store.node)."""
         self.root = tempfile.mkdtemp(prefix="faxd-e2e-")
         self.data_dir = os.path.join(self.root, "data")
         os.mkdir(self.data_dir)
@@ -244,9 +247,16 @@ class Faxd:
         self.proc = None
         self._numbers = 0
         self.pg_db = None
-        if PG_BASE:
+        self._own_db = False
+        if share_db_with is not None:
+            assert share_db_with.pg_db, "nodes share a store on PostgreSQL only"
+            self.pg_db = share_db_with.pg_db
+        elif PG_BASE:
             self.pg_db = "e2e_" + uuid.uuid4().hex[:16]
             _pg_admin("CREATE DATABASE %s" % self.pg_db)
+            self._own_db = True
+        if node:
+            self.extra_env["FAXD_STORE_NODE"] = node
         if start:
             try:
                 self.start()
@@ -347,9 +357,9 @@ class Faxd:
         return "%s/%s" % (PG_BASE, self.pg_db) if self.pg_db else "sqlite"
 
     def _drop_db(self):
-        if self.pg_db:
+        if self.pg_db and self._own_db:
             _pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.pg_db)
-            self.pg_db = None
+        self.pg_db = None
 
     def _close_stderr(self):
         f = getattr(self, "_stderr", None)

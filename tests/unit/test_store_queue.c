@@ -215,12 +215,7 @@ static void test_release_leases(void)
 /* Another process on the same store, named node (NULL: the default name). */
 static struct fx_store *open_node(const char *dir, const char *node)
 {
-    char uri[1024];
-    struct fx_store_cfg cfg = {.data_dir = dir,
-                               .driver = fx_test_store_driver(dir, uri, sizeof uri),
-                               .node = node};
-    struct fx_store *s = NULL;
-    return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
+    return fx_test_store_open(dir, node);
 }
 
 /* Two nodes on one store: a start-up releases only its own node's leases on PostgreSQL
