@@ -100,7 +100,8 @@ static int run(const struct fx_conf *conf)
     signal(SIGPIPE, SIG_IGN);
 
     if (prepare_data_dir(conf->data_dir)) return 1;
-    struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver};
+    struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver,
+                                .pool = (int)conf->store_pool};
     struct fx_store *store = NULL;
     struct fx_api *api = NULL;
     struct fx_queue *queue = NULL;

@@ -386,6 +386,8 @@ static enum fx_err start_lines(struct fx_queue *q)
         .conf = c,
         .is_local = fx_queue_is_local,
         .inbound = fx_queue_inbound,
+        .channel_take = fx_queue_channel_take,
+        .channel_keep = fx_queue_channel_keep,
         .arg = q,
     };
     return fx_lines_new(&lc, &q->lines);
@@ -430,6 +432,7 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     enum fx_err e = fx_mkdirs(q->work_dir);
     if (!e) e = fx_store_outbox_release_leases(store);
     if (!e) e = fx_store_dest_release_leases(store);
+    if (!e) e = fx_store_channel_release_leases(store);
     if (!e) e = start_lines(q);
     if (!e) e = fx_lines_recover(q->lines);
     q->n_converters = (int)conf->convert_workers;

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/store.h"
+
 /* The server's base URI, or NULL for SQLite. */
 static inline const char *fx_test_pg_base(void)
 {
@@ -77,6 +79,19 @@ static inline const char *fx_test_store_driver(const char *dir, char *buf, size_
         if (f) fclose(f);
     }
     return buf;
+}
+
+/* The store of data directory dir as node `node` (NULL: the default name) with a pool
+ * of `pool` connections (0: the default); NULL when it does not open. */
+static inline struct fx_store *fx_test_store_open(const char *dir, const char *node, int pool)
+{
+    char uri[1024];
+    struct fx_store_cfg cfg = {.data_dir = dir,
+                               .driver = fx_test_store_driver(dir, uri, sizeof uri),
+                               .node = node,
+                               .pool = pool};
+    struct fx_store *s = NULL;
+    return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
 }
 
 /* The first column of the first row of sql on dir's PostgreSQL database; -1 on error. */

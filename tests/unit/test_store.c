@@ -215,7 +215,7 @@ static void test_open_reopen(void)
     char dir[256];
     make_data_dir(dir);
     struct fx_store *s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 11);
+    CHECK(fx_store_schema_version(s) == 12);
     char path[512];
     snprintf(path, sizeof path, "%s/faxd.db", dir);
     CHECK(file_exists(path) == !fx_test_on_pg());
@@ -227,7 +227,7 @@ static void test_open_reopen(void)
 
     /* Reopening applies nothing new and keeps the data. */
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 11);
+    CHECK(fx_store_schema_version(s) == 12);
     struct fx_account a;
     CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
     CHECK_STR(a.uid, uid);
@@ -236,11 +236,11 @@ static void test_open_reopen(void)
     fx_store_close(s);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") ==
           fx_test_count_migrations());
-    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 11);
+    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 12);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM accounts") == 1);
 
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 11);
+    CHECK(fx_store_schema_version(s) == 12);
     fx_store_close(s);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") ==
           fx_test_count_migrations());
