@@ -1,5 +1,6 @@
-/* store: the PostgreSQL driver (libpq). One connection per thread, like the SQLite
- * driver. store.c's `?` placeholders become $1, $2, … (outside quoted text) once per
+/* store: the PostgreSQL driver (libpq). A connection is used by one thread at a time
+ * (store.c lends them from its pool, one statement or transaction at a time).
+ * store.c's `?` placeholders become $1, $2, … (outside quoted text) once per
  * statement; statements are prepared on first use with the types of their first
  * bindings (integers int8, doubles float8, blobs bytea, text left for the server to
  * infer) and cached per connection by the address of their SQL text. Results are
