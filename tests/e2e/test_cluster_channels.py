@@ -76,9 +76,10 @@ class ClusterChannelsTest(unittest.TestCase):
                     "SELECT started, ended FROM attempts WHERE direction = 'incoming'"))
             self.assertEqual(len(spans), len(ids))
             for (_, end), (start, _) in zip(spans, spans[1:]):
-                # Seconds: a call starts once the one before ended (the far end writes
-                # its record a moment after the BYE).
-                self.assertGreaterEqual(start, end - 1, spans)
+                # A call starts once the one before ended. The far end stamps `ended`
+                # when it stores the fax, a moment after the BYE (seconds, and more on a
+                # loaded machine); two calls up at once would overlap by a whole call.
+                self.assertGreaterEqual(start, end - 5, spans)
             with nodes[0].db() as c:  # one attempt each: the refused dials left none
                 self.assertEqual(c.execute("SELECT COUNT(*) FROM attempts WHERE "
                                            "direction = 'outgoing'").fetchone()[0], len(ids))
