@@ -114,7 +114,7 @@ static int run(const struct fx_conf *conf)
         return 1;
     }
     struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver,
-                                .node = conf->store_node};
+                                .node = conf->store_node, .pool = (int)conf->store_pool};
     struct fx_store *store = NULL;
     struct fx_api *api = NULL;
     struct fx_queue *queue = NULL;

@@ -595,7 +595,8 @@ int main(int argc, char **argv)
         return rc;
     }
     fx_log_set_level(FX_LOG_WARN);
-    struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver};
+    struct fx_store_cfg scfg = {.data_dir = conf->data_dir, .driver = conf->store_driver,
+                                .pool = (int)conf->store_pool};
     struct fx_store *s = NULL;
     enum fx_err e = fx_store_open(&scfg, &s);
     if (e) {

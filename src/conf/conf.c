@@ -225,6 +225,8 @@ static const struct conf_option options[] = {
     OPT_STR("store.node", store_node, "", NULL, NULL,
             "This node's name among nodes sharing a PostgreSQL store; empty = from the host "
             "name and data_dir."),
+    OPT_INT("store.pool", store_pool, "8", 1, 1000,
+            "PostgreSQL connections a node opens at most (lent per statement or transaction)."),
 
     OPT_INT("fax.max_files", max_files, "10", 1, 10, "Most files one fax may carry."),
     OPT_SIZE("fax.max_bytes", max_fax_bytes, "31457280", 1024, 1073741824,

@@ -58,6 +58,7 @@ struct fx_conf {
     /* [store] */
     char *store_driver;     /* store.driver: sqlite or a postgresql:// URI */
     char *store_node;       /* store.node: this node's name ("" = host name and data_dir) */
+    int64_t store_pool;     /* store.pool: PostgreSQL connections open at most */
     /* [fax] */
     int64_t max_files;      /* fax.max_files: files per fax (Fax.Plus: 10) */
     int64_t max_fax_bytes;  /* fax.max_bytes: total bytes of a fax's files and of one upload */

@@ -51,6 +51,8 @@ struct fx_call_result {
     char transport[8];        /* audio | t38 */
     char line[32];            /* loopback | sandbox | a trunk's name */
     char detail[128];         /* what happened, for the record's description */
+    bool no_channel;          /* nothing was dialled: every trunk serving the number had
+                               * all its channels in use (on all nodes together) */
 };
 
 struct fx_dial {
@@ -95,6 +97,15 @@ typedef void (*fx_line_rx_cb)(const struct fx_inbound *in, enum fx_line_rx what,
                               void *arg);
 /* Whether `number` is one of faxd's numbers (then the loopback line answers it). */
 typedef bool (*fx_line_local_cb)(const char *number, void *arg);
+/* Trunk channels counted across every node sharing the store, called on the call's own
+ * thread (a dialer, an inbound call's thread), never on the SIP thread. take: one of
+ * `limit` channels of trunk for a call for lease_s seconds, named in claim (limit 0:
+ * count an inbound call, never refuse it); false when all are in use on the nodes
+ * together. keep: the call is still up, renew the lease for lease_s more seconds, or
+ * (lease_s 0) over: free the channel. */
+typedef bool (*fx_line_channel_take_cb)(const char *trunk, int limit, int lease_s,
+                                        char claim[FX_ID_LEN + 1], void *arg);
+typedef void (*fx_line_channel_keep_cb)(const char *claim, int lease_s, void *arg);
 
 struct fx_lines_cfg {
     bool realtime;              /* pace the loopback line at 20 ms per tick */
@@ -110,6 +121,8 @@ struct fx_lines_cfg {
     fx_line_local_cb is_local;
     fx_line_inbound_cb inbound;
     fx_line_rx_cb rx;           /* NULL = not wanted */
+    fx_line_channel_take_cb channel_take; /* NULL (both): each node counts its own calls */
+    fx_line_channel_keep_cb channel_keep;
     void *arg;                  /* for the callbacks */
 };
 

@@ -8,7 +8,14 @@
  * media is agreed, ask for T.38 on fax tones (trunk.t38 = prefer), hang up when T.30 is
  * done, and turn the outcome into a struct fx_call_result with the tables below
  * (Q.850 cause first, then the SIP code; SIP.md and STATUS.md). The owning thread never
- * holds `mu` while calling into sip/ or media/, so their callbacks can always queue. */
+ * holds `mu` while calling into sip/ or media/, so their callbacks can always queue.
+ *
+ * Channels: sip/ counts this node's calls per trunk (inbound ones refused with 503 when
+ * full); with cfg->channel_take the owning thread also claims a channel in the store
+ * before dialling (the trunk's `channels` then holds across all nodes, a full trunk
+ * failing over like a locally full one) and counts an inbound call once its thread runs
+ * (never refused: the carrier placed it, and its channels cover both directions). The
+ * claim's lease is renewed while the call lasts and the channel freed at its end. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +100,8 @@ struct scall {
     const struct fx_inbound *rx_in; /* incoming: what cfg->rx is told about */
     char to[64], from[64];
     int64_t started;
+    char claim[FX_ID_LEN + 1]; /* the trunk channel held in the store, "" = none */
+    int64_t claim_renewed;     /* mono ms */
 };
 
 static void on_sip(const struct fx_sip_event *ev, void *arg)
@@ -126,8 +135,34 @@ static void scall_init(struct scall *c, struct fx_sipline *sl)
     pthread_cond_init(&c->cv, NULL);
 }
 
+/* ---- channels across nodes (cfg->channel_take) ---- */
+
+#define CHANNEL_LEASE_S 90    /* a dead node's calls stop counting this long after */
+#define CHANNEL_RENEW_MS 30000
+
+static bool channel_take(struct scall *c, const char *trunk, int limit)
+{
+    const struct fx_lines_cfg *lc = c->sl->cfg;
+    if (!lc->channel_take) return true;
+    c->claim_renewed = fx_clock_mono_ms();
+    return lc->channel_take(trunk, limit, CHANNEL_LEASE_S, c->claim, lc->arg);
+}
+
+/* up: renews the lease when due; else frees the channel (once). */
+static void channel_keep(struct scall *c, bool up)
+{
+    const struct fx_lines_cfg *lc = c->sl->cfg;
+    if (!c->claim[0] || !lc->channel_keep) return;
+    int64_t now = fx_clock_mono_ms();
+    if (up && now - c->claim_renewed < CHANNEL_RENEW_MS) return;
+    c->claim_renewed = now;
+    lc->channel_keep(c->claim, up ? CHANNEL_LEASE_S : 0, lc->arg);
+    if (!up) c->claim[0] = 0;
+}
+
 static void scall_destroy(struct scall *c)
 {
+    channel_keep(c, false);
     fx_sip_call_release(c->call); /* after this no SIP event arrives */
     fx_media_leg_free(c->leg);    /* nor a media event */
     pthread_mutex_destroy(&c->mu);
@@ -193,6 +228,7 @@ static void handle_sip(struct scall *c, const struct fx_sip_event *ev)
         c->ended_at = fx_clock_mono_ms();
         c->end = *ev;
         if (c->answered) fx_media_leg_hangup(c->leg); /* T.30 ends now, keeping pages */
+        channel_keep(c, false); /* free for the next call on any node at once */
         break;
     }
 }
@@ -242,6 +278,7 @@ static bool step(struct scall *c)
     }
     int64_t now = fx_clock_mono_ms();
     const struct fx_conf_trunk *t = trunk_cf(c);
+    channel_keep(c, true);
     if (tone && c->kind != FX_SIP_T38 && !strcmp(t->t38, "prefer") && !c->tone_at)
         c->tone_at = now; /* fax tones heard: T.38 is worth asking for */
     /* The answerer asks at once; the caller waits a little, so both sides asking at
@@ -343,7 +380,9 @@ static enum fx_err dial_trunk(struct fx_sipline *sl, int trunk, const struct fx_
         scall_destroy(&c);
         return FX_OK;
     }
-    enum fx_err e = fx_media_leg_new(sl->media, on_media, &c, &c.leg);
+    /* Full on the nodes together: as if full here (sip/ answers UNAVAILABLE). */
+    enum fx_err e = channel_take(&c, t->name, (int)t->channels) ? FX_OK : FX_ERR_UNAVAILABLE;
+    if (!e) e = fx_media_leg_new(sl->media, on_media, &c, &c.leg);
     struct fx_sip_dial sd = {.trunk = trunk, .to = d->to, .from = d->from,
                              .t38_first = !strcmp(t->t38, "only"), .cb = on_sip, .arg = &c};
     if (!e) {
@@ -354,6 +393,7 @@ static enum fx_err dial_trunk(struct fx_sipline *sl, int trunk, const struct fx_
     if (e == FX_ERR_UNAVAILABLE) { /* the trunk's channels (or media ports) are all busy */
         out->end = FX_CALL_CONGESTION;
         snprintf(out->detail, sizeof out->detail, "trunk %s has no free channel", t->name);
+        out->no_channel = true;
         *next = true;
         scall_destroy(&c);
         return FX_OK;
@@ -393,7 +433,7 @@ static enum fx_err dial_trunk(struct fx_sipline *sl, int trunk, const struct fx_
 enum fx_err fx_sipline_call(struct fx_sipline *sl, const struct fx_dial *d,
                             struct fx_call_result *out)
 {
-    bool tried = false;
+    bool tried = false, dialled = false;
     for (int i = 0; i < sl->conf->n_trunks; i++) {
         if (!serves(&sl->conf->trunks[i], d->to)) continue;
         if (tried) fx_info("line sip failing over to trunk=%s to=%s", sl->conf->trunks[i].name, d->to);
@@ -401,6 +441,8 @@ enum fx_err fx_sipline_call(struct fx_sipline *sl, const struct fx_dial *d,
         memset(out, 0, sizeof *out);
         bool next;
         enum fx_err e = dial_trunk(sl, i, d, out, &next);
+        dialled = dialled || !out->no_channel;
+        out->no_channel = !dialled;
         if (e || !next || fx_lines_stopping(sl->lines)) return e;
     }
     if (!tried) {
@@ -430,6 +472,7 @@ static void *inbound_main(void *arg)
         if (sl->cfg->rx) sl->cfg->rx(&in, FX_LINE_RX_BEGIN, 0, sl->cfg->arg);
         c->rx_in = &in;
         fx_sip_call_answer(c->call, fx_media_leg_port(c->leg));
+        channel_take(c, in.line, 0); /* counted, never refused (see the top) */
     } else {
         fx_sip_call_reject(c->call, 404);
     }

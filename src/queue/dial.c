@@ -226,10 +226,15 @@ static void page_confirmed(int pages, void *arg)
     fx_crash_point("page_confirmed");
 }
 
-static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
+/* No trunk had a free channel (on any node): nothing was dialled, so the destination
+ * goes back uncounted, due again shortly. */
+#define NO_CHANNEL_WAIT_S 5
+
+/* One attempt at job j; true when it was not dialled for want of a channel. */
+static bool attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
 {
     struct fx_outbox ob;
-    if (fx_store_outbox_get(q->store, j->outbox_id, &ob)) return; /* cancelled meanwhile */
+    if (fx_store_outbox_get(q->store, j->outbox_id, &ob)) return false; /* cancelled meanwhile */
     char tiff[4400], tag[64], header[64];
     const char *from = strcmp(j->src, "no_number") && strcmp(j->src, "NO_NUMBER") ? j->src : "";
     char ident[24];
@@ -268,6 +273,13 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
         fx_crash_point("dial_start");
         e = fx_lines_call(q->lines, &d, &r);
         fx_crash_point("call_end");
+        if (!e && r.no_channel) {
+            e = fx_store_dest_unclaim(q->store, j, w->owner, fx_clock_now() + NO_CHANNEL_WAIT_S);
+            fx_info("queue no free channel %s due again in %d s%s", tag, NO_CHANNEL_WAIT_S,
+                    e ? " (lease lost)" : "");
+            fx_store_outbox_clear(&ob);
+            return true;
+        }
     }
     if (e) {
         r.end = FX_CALL_CONGESTION;
@@ -301,6 +313,7 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     }
     if (e) fx_warn("queue attempt not recorded %s error=%s", tag, fx_err_code(e));
     fx_store_outbox_clear(&ob);
+    return false;
 }
 
 static enum fx_err record_attempt(struct fx_queue *q, struct worker_ctx *w,
@@ -463,6 +476,30 @@ bool fx_queue_is_local(const char *number, void *arg)
     return true;
 }
 
+/* ---- trunk channels across nodes (line.h) ---- */
+
+bool fx_queue_channel_take(const char *trunk, int limit, int lease_s,
+                           char claim[FX_ID_LEN + 1], void *arg)
+{
+    struct fx_queue *q = arg;
+    int64_t now = fx_clock_now();
+    enum fx_err e = fx_store_channel_take(q->store, trunk, limit, now, now + lease_s, claim);
+    if (e == FX_ERR_UNAVAILABLE)
+        fx_info("queue trunk full on all nodes trunk=%s channels=%d", trunk, limit);
+    else if (e)
+        fx_warn("queue channel not taken trunk=%s error=%s", trunk, fx_err_code(e));
+    return !e;
+}
+
+void fx_queue_channel_keep(const char *claim, int lease_s, void *arg)
+{
+    struct fx_queue *q = arg;
+    enum fx_err e = lease_s ? fx_store_channel_renew(q->store, claim, fx_clock_now() + lease_s)
+                            : fx_store_channel_give(q->store, claim);
+    if (e) fx_warn("queue channel %s failed claim=%s error=%s", lease_s ? "renewal" : "release",
+                   claim, fx_err_code(e));
+}
+
 /* ---- the dialer loop ---- */
 
 void *fx_queue_dialer_main(void *arg)
@@ -486,8 +523,10 @@ void *fx_queue_dialer_main(void *arg)
         if (e == FX_OK) {
             w->busy = true;
             fx_queue_count(q, &q->dialling, 1);
-            attempt_once(q, w, &j);
+            bool no_channel = attempt_once(q, w, &j);
             fx_queue_count(q, &q->dialling, -1);
+            /* Every channel is busy: wait for a tick rather than claim the next one. */
+            if (no_channel && fx_queue_wait(q, w, false)) break;
             continue;
         }
         w->busy = false;

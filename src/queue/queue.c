@@ -387,6 +387,8 @@ static enum fx_err start_lines(struct fx_queue *q)
         .is_local = fx_queue_is_local,
         .inbound = fx_queue_inbound,
         .rx = fx_queue_rx_event,
+        .channel_take = fx_queue_channel_take,
+        .channel_keep = fx_queue_channel_keep,
         .arg = q,
     };
     return fx_lines_new(&lc, &q->lines);
@@ -432,6 +434,7 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     if (!e) e = fx_store_outbox_release_leases(store);
     if (!e) e = fx_store_dest_release_leases(store);
     if (!e) e = fx_queue_rx_new(q);
+    if (!e) e = fx_store_channel_release_leases(store);
     if (!e) e = start_lines(q);
     if (!e) e = fx_lines_recover(q->lines);
     if (!e) e = fx_queue_rx_run(q);

@@ -50,6 +50,10 @@ void *fx_queue_dialer_main(void *arg);
 /* The lines' callbacks: inbound delivery and "is this one of our numbers". */
 void fx_queue_inbound(const struct fx_inbound *in, void *arg);
 bool fx_queue_is_local(const char *number, void *arg);
+/* line.h's channel callbacks over fx_store_channel_*. */
+bool fx_queue_channel_take(const char *trunk, int limit, int lease_s,
+                           char claim[FX_ID_LEN + 1], void *arg);
+void fx_queue_channel_keep(const char *claim, int lease_s, void *arg);
 
 /* rx.c: the pages of inbound calls in progress, written to the store as they complete
  * by one thread (never the call's), under a lease it renews while the call is up; and

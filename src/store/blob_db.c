@@ -81,23 +81,36 @@ enum fx_err fx_blob_db_begin(struct fx_blob_writer *w)
     return e;
 }
 
+/* A statement on a held connection (sql: a literal), ended by stmt_end. */
+static enum fx_err stmt_begin(struct fx_store *s, const char *sql, struct fx_db_stmt **st)
+{
+    struct fx_db *db;
+    enum fx_err e = fx_store_hold(s, &db);
+    if (!e && (e = s->ops->prepare(db, sql, st))) fx_store_let_go(s);
+    return e;
+}
+
+static void stmt_end(struct fx_store *s, struct fx_db_stmt *st)
+{
+    s->ops->stmt_done(st);
+    fx_store_let_go(s);
+}
+
 /* Writes the chunk being filled (when it holds anything). */
 static enum fx_err flush(struct fx_blob_writer *w)
 {
     if (!w->used) return FX_OK;
     struct fx_store *s = w->s;
-    struct fx_db *db = fx_store_conn(s);
-    if (!db) return FX_ERR_DB;
     static const char sql[] = "INSERT INTO blob_chunks (data_id, seq, bytes) VALUES (?, ?, ?)";
     struct fx_db_stmt *st;
-    enum fx_err e = s->ops->prepare(db, sql, &st);
+    enum fx_err e = stmt_begin(s, sql, &st);
     if (e) return e;
     if (!(e = s->ops->bind_text(st, 1, w->data_id)) && !(e = s->ops->bind_int(st, 2, w->seq)) &&
         !(e = s->ops->bind_blob(st, 3, w->buf, w->used))) {
         int rc = s->ops->step(st);
         if (rc < 0) e = (enum fx_err)-rc;
     }
-    s->ops->stmt_done(st);
+    stmt_end(s, st);
     if (e) return e == FX_ERR_CONFLICT ? FX_ERR_IO : e;
     w->seq++;
     w->used = 0;
@@ -152,29 +165,25 @@ void fx_blob_db_abort(struct fx_blob_writer *w)
 /* The content id a key names into id; FX_ERR_NOT_FOUND when none. */
 static enum fx_err data_of(struct fx_store *s, const char *key, char id[FX_ID_LEN + 1])
 {
-    struct fx_db *db = fx_store_conn(s);
-    if (!db) return FX_ERR_DB;
     static const char sql[] = "SELECT data_id FROM blobs WHERE blob_key = ?";
     struct fx_db_stmt *st;
-    enum fx_err e = s->ops->prepare(db, sql, &st);
+    enum fx_err e = stmt_begin(s, sql, &st);
     if (e) return e;
     if (!(e = s->ops->bind_text(st, 1, key))) {
         int rc = s->ops->step(st);
         if (rc == FX_DB_ROW) fx_strlcpy(id, s->ops->col_text(st, 0), FX_ID_LEN + 1);
         e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
     }
-    s->ops->stmt_done(st);
+    stmt_end(s, st);
     return e;
 }
 
 /* Writes chunk seq of content id to fd; *more = false past the last one. */
 static enum fx_err copy_chunk(struct fx_store *s, const char *id, int seq, int fd, bool *more)
 {
-    struct fx_db *db = fx_store_conn(s);
-    if (!db) return FX_ERR_DB;
     static const char sql[] = "SELECT bytes FROM blob_chunks WHERE data_id = ? AND seq = ?";
     struct fx_db_stmt *st;
-    enum fx_err e = s->ops->prepare(db, sql, &st);
+    enum fx_err e = stmt_begin(s, sql, &st);
     if (e) return e;
     *more = false;
     if (!(e = s->ops->bind_text(st, 1, id)) && !(e = s->ops->bind_int(st, 2, seq))) {
@@ -193,7 +202,7 @@ static enum fx_err copy_chunk(struct fx_store *s, const char *id, int seq, int f
             e = (enum fx_err)-rc;
         }
     }
-    s->ops->stmt_done(st);
+    stmt_end(s, st);
     return e;
 }
 

@@ -1,5 +1,6 @@
-/* store: the PostgreSQL driver (libpq). One connection per thread, like the SQLite
- * driver. store.c's `?` placeholders become $1, $2, … (outside quoted text) once per
+/* store: the PostgreSQL driver (libpq). A connection is used by one thread at a time
+ * (store.c lends them from its pool, one statement or transaction at a time).
+ * store.c's `?` placeholders become $1, $2, … (outside quoted text) once per
  * statement; statements are prepared on first use with the types of their first
  * bindings (integers int8, doubles float8, blobs bytea, text left for the server to
  * infer) and cached per connection by the address of their SQL text. Results are
@@ -160,10 +161,14 @@ static enum fx_err pg_begin(struct fx_db *db)
 }
 
 /* Shared: claims run together, each holding the rows it selected FOR UPDATE SKIP LOCKED;
- * a begin() transaction waits for them and they for it. */
+ * a begin() transaction waits for them and they for it. A claim's best plan depends on
+ * how much work is due, which swings from none to thousands: its statements are planned
+ * at each run (a generic plan cached while the queue was empty took 93 ms per claim
+ * under 1,000 due destinations, against 5 ms; docs/PERFORMANCE.md). */
 static enum fx_err pg_begin_claim(struct fx_db *db)
 {
-    enum fx_err e = pg_exec(db, "BEGIN; SELECT pg_advisory_xact_lock_shared(" WRITE_LOCK ")");
+    enum fx_err e = pg_exec(db, "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan; "
+                                "SELECT pg_advisory_xact_lock_shared(" WRITE_LOCK ")");
     if (e) pg_exec(db, "ROLLBACK");
     db->in_tx = !e;
     return e;

@@ -1,16 +1,25 @@
 /* store: faxd's records in portable SQL over the driver interface (db.h).
  *
- * Concurrency: every thread gets its own connection on first use (a pthread key per
- * store); connections are listed so fx_store_close can close them all. Multi-row
- * changes run in one write transaction, so a crash leaves either all or nothing. */
+ * Concurrency: a thread holds a connection from the start of a statement or transaction
+ * to its end (fx_store_hold / fx_store_let_go). On PostgreSQL connections come from a
+ * pool of at most store.pool and go back between store calls; holds nest (a list's
+ * callback querying the store while its SELECT is open, the statements of a
+ * transaction), so a thread never holds two connections nor waits for one while holding
+ * one: the pool cannot deadlock. On SQLite each thread keeps its own connection (the
+ * stamp is per connection; a file needs no server-side bound). Every connection opened
+ * is listed so fx_store_close can close them all. Multi-row changes run in one write
+ * transaction, so a crash leaves either all or nothing. */
 #include "store/store.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/db.h"
@@ -24,41 +33,121 @@ struct conn_node {
 
 /* ---- connections ---- */
 
-#define conn fx_store_conn
-struct fx_db *fx_store_conn(struct fx_store *s)
+/* A borrower waits this long for a free pooled connection: as long as a writer waits for
+ * the write lock (db_pg.c's lock_timeout), the longest a lender legitimately holds one. */
+#define POOL_WAIT_S 60
+
+static enum fx_err conn_open(struct fx_store *s, struct fx_db **out)
 {
-    struct fx_db *db = pthread_getspecific(s->key);
-    if (db) return db;
-    if (s->ops->open(s->target, &db) != FX_OK) return NULL;
+    struct fx_db *db;
+    enum fx_err e = s->ops->open(s->target, &db);
+    if (e) return e;
     struct conn_node *n = malloc(sizeof *n);
     if (!n) {
         s->ops->close(db);
-        return NULL;
+        return FX_ERR_NOMEM;
     }
     n->db = db;
     pthread_mutex_lock(&s->mu);
     n->next = s->conns;
     s->conns = n;
     pthread_mutex_unlock(&s->mu);
-    pthread_setspecific(s->key, db);
-    return db;
+    *out = db;
+    return FX_OK;
+}
+
+/* An idle pooled connection, a new one while fewer than s->pool are open, or the first
+ * one given back within POOL_WAIT_S. */
+static enum fx_err pool_borrow(struct fx_store *s, struct fx_db **out)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += POOL_WAIT_S;
+    pthread_mutex_lock(&s->mu);
+    if (!s->n_idle && s->n_open >= s->pool) s->waits++;
+    int rc = 0;
+    while (!s->n_idle && s->n_open >= s->pool && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->freed, &s->mu, &until);
+    enum fx_err e = FX_OK;
+    struct fx_db *db = NULL;
+    if (s->n_idle) {
+        db = s->idle[--s->n_idle];
+    } else if (s->n_open < s->pool) {
+        s->n_open++; /* reserved: connecting takes a round trip, done unlocked */
+        pthread_mutex_unlock(&s->mu);
+        e = conn_open(s, &db);
+        pthread_mutex_lock(&s->mu);
+        if (e) {
+            s->n_open--;
+            pthread_cond_signal(&s->freed);
+        }
+    } else {
+        e = FX_ERR_UNAVAILABLE;
+        fx_error("store pool exhausted: no connection free within %d s pool=%d", POOL_WAIT_S,
+                 s->pool);
+    }
+    if (!e && ++s->n_busy > s->peak) s->peak = s->n_busy;
+    pthread_mutex_unlock(&s->mu);
+    if (!e) *out = db;
+    return e;
+}
+
+enum fx_err fx_store_hold(struct fx_store *s, struct fx_db **out)
+{
+    struct fx_db *db = pthread_getspecific(s->key);
+    if (!db) {
+        enum fx_err e = s->pool ? pool_borrow(s, &db) : conn_open(s, &db);
+        if (e) return e;
+        pthread_setspecific(s->key, db);
+    }
+    intptr_t depth = (intptr_t)pthread_getspecific(s->depth);
+    pthread_setspecific(s->depth, (void *)(depth + 1));
+    *out = db;
+    return FX_OK;
+}
+
+void fx_store_let_go(struct fx_store *s)
+{
+    intptr_t depth = (intptr_t)pthread_getspecific(s->depth) - 1;
+    if (depth < 0) depth = 0; /* unbalanced: a bug, but never lend one connection twice */
+    pthread_setspecific(s->depth, (void *)depth);
+    if (depth || !s->pool) return; /* SQLite: the thread keeps its connection */
+    struct fx_db *db = pthread_getspecific(s->key);
+    if (!db) return;
+    pthread_setspecific(s->key, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->idle[s->n_idle++] = db;
+    s->n_busy--;
+    pthread_cond_signal(&s->freed);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void fx_store_pool_use(struct fx_store *s, struct fx_store_pool_use *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = (struct fx_store_pool_use){.size = s->pool, .open = s->n_open, .busy = s->n_busy,
+                                      .peak = s->peak, .waits = s->waits};
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- the query helper: bind by a type string, step, read columns ----
  * types: 't' const char *, 'i' int64_t, 'n' int, 'd' double. */
 struct q {
     struct fx_store *s;
+    struct fx_db *db; /* held from q_start to q_end */
     struct fx_db_stmt *st;
 };
 
 static enum fx_err q_vstart(struct fx_store *s, struct q *q, const char *sql, const char *types,
                             va_list ap)
 {
-    struct fx_db *db = conn(s);
-    if (!db) return FX_ERR_DB;
-    q->s = s;
-    enum fx_err e = s->ops->prepare(db, sql, &q->st);
+    enum fx_err e = fx_store_hold(s, &q->db);
     if (e) return e;
+    q->s = s;
+    if ((e = s->ops->prepare(q->db, sql, &q->st))) {
+        fx_store_let_go(s);
+        return e;
+    }
     for (int i = 0; types && types[i] && !e; i++) {
         switch (types[i]) {
         case 't': e = s->ops->bind_text(q->st, i + 1, va_arg(ap, const char *)); break;
@@ -68,7 +157,10 @@ static enum fx_err q_vstart(struct fx_store *s, struct q *q, const char *sql, co
         default: e = FX_ERR_INTERNAL;
         }
     }
-    if (e) s->ops->stmt_done(q->st);
+    if (e) {
+        s->ops->stmt_done(q->st);
+        fx_store_let_go(s);
+    }
     return e;
 }
 
@@ -91,6 +183,7 @@ static int q_step(struct q *q)
 static void q_end(struct q *q)
 {
     q->s->ops->stmt_done(q->st);
+    fx_store_let_go(q->s);
 }
 
 static const char *qt(struct q *q, int i)
@@ -114,35 +207,42 @@ enum fx_err fx_store_run(struct fx_store *s, int64_t *changed, const char *sql,
     va_end(ap);
     if (e) return e;
     int rc = q_step(&q);
+    if (rc >= 0 && changed) *changed = s->ops->changes(q.db); /* before it goes back */
     q_end(&q);
-    if (rc < 0) return (enum fx_err)-rc;
-    if (changed) *changed = s->ops->changes(conn(s));
-    return FX_OK;
+    return rc < 0 ? (enum fx_err)-rc : FX_OK;
+}
+
+/* Holds a connection and begins (begin or begin_claim) on it; released by tx_end. */
+static enum fx_err tx_open(struct fx_store *s, enum fx_err (*begin)(struct fx_db *db))
+{
+    struct fx_db *db;
+    enum fx_err e = fx_store_hold(s, &db);
+    if (!e && (e = begin(db))) fx_store_let_go(s);
+    return e;
 }
 
 #define tx_begin fx_store_tx_begin
 enum fx_err fx_store_tx_begin(struct fx_store *s)
 {
-    struct fx_db *db = conn(s);
-    return db ? s->ops->begin(db) : FX_ERR_DB;
+    return tx_open(s, s->ops->begin);
 }
 
 /* A claim (db.h's begin_claim): its SELECT ends with FOR UPDATE SKIP LOCKED. */
 static enum fx_err tx_begin_claim(struct fx_store *s)
 {
-    struct fx_db *db = conn(s);
-    return db ? s->ops->begin_claim(db) : FX_ERR_DB;
+    return tx_open(s, s->ops->begin_claim);
 }
 
 #define tx_end fx_store_tx_end
 enum fx_err fx_store_tx_end(struct fx_store *s, enum fx_err e)
 {
-    struct fx_db *db = conn(s);
-    if (!db) return FX_ERR_DB;
+    struct fx_db *db = pthread_getspecific(s->key);
+    if (!db) return FX_ERR_DB; /* no tx_begin */
     if (!e) e = s->ops->commit(db);
-    /* A failed COMMIT leaves the transaction open: roll it back so this thread's
-     * connection can begin the next one. */
+    /* A failed COMMIT leaves the transaction open: roll it back so the connection can
+     * begin the next one. */
     if (e) s->ops->rollback(db);
+    fx_store_let_go(s);
     return e;
 }
 
@@ -180,10 +280,9 @@ static enum fx_err migrate_from(struct fx_store *s, struct fx_db *db, int *curre
  * migration leaves the schema as it was. */
 static enum fx_err migrate(struct fx_store *s)
 {
-    struct fx_db *db = conn(s);
-    if (!db) return FX_ERR_DB;
-    enum fx_err e = s->ops->begin(db);
+    enum fx_err e = tx_begin(s);
     if (e) return e;
+    struct fx_db *db = pthread_getspecific(s->key);
     e = s->ops->exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                          "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                          "applied BIGINT NOT NULL)");
@@ -253,17 +352,34 @@ bool fx_store_duty_claim(struct fx_store *s, const char *name, int64_t now, int6
     return n == 1;
 }
 
+/* PostgreSQL: a pool of at most `size` connections, each named faxd-<node> in
+ * pg_stat_activity (unless the URI names one) so operators see which node holds what. */
+static enum fx_err pool_init(struct fx_store *s, int size)
+{
+    s->pool = size > 0 ? size : FX_STORE_POOL_DEFAULT;
+    s->idle = calloc((size_t)s->pool, sizeof *s->idle);
+    if (!s->idle) return FX_ERR_NOMEM;
+    if (strstr(s->target, "application_name=")) return FX_OK;
+    size_t n = strlen(s->target);
+    int k = snprintf(s->target + n, sizeof s->target - n, "%capplication_name=faxd-%s",
+                     strchr(s->target, '?') ? '&' : '?', s->node);
+    return k > 0 && (size_t)k < sizeof s->target - n ? FX_OK : FX_ERR_INVALID;
+}
+
 enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out)
 {
     struct fx_store *s = calloc(1, sizeof *s);
     if (!s) return FX_ERR_NOMEM;
     s->ops = &fx_db_sqlite;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->freed, NULL);
     pthread_key_create(&s->key, NULL);
+    pthread_key_create(&s->depth, NULL);
     enum fx_err e = FX_ERR_INVALID;
     if (!fx_strlcpy(s->data_dir, cfg->data_dir, sizeof s->data_dir)) goto out;
     if ((e = pick_driver(s, cfg->driver))) goto out;
     node_init(s, cfg->node);
+    if (s->ops == &fx_db_pg && (e = pool_init(s, cfg->pool))) goto out;
     if ((e = fx_mkdirs(s->data_dir))) goto out;
     if ((e = migrate(s))) goto out;
     e = fx_blob_init(s);
@@ -287,7 +403,10 @@ void fx_store_close(struct fx_store *s)
         n = next;
     }
     pthread_key_delete(s->key);
+    pthread_key_delete(s->depth);
+    pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->mu);
+    free(s->idle);
     free(s);
 }
 
@@ -304,8 +423,12 @@ enum fx_err fx_store_ping(struct fx_store *s)
 
 enum fx_err fx_store_stamp(struct fx_store *s, struct fx_store_stamp *out)
 {
-    struct fx_db *db = conn(s);
-    return db ? s->ops->stamp(db, out->v) : FX_ERR_DB;
+    struct fx_db *db;
+    enum fx_err e = fx_store_hold(s, &db);
+    if (e) return e;
+    e = s->ops->stamp(db, out->v);
+    fx_store_let_go(s);
+    return e;
 }
 
 const char *fx_store_data_dir(struct fx_store *s)
@@ -2248,4 +2371,71 @@ enum fx_err fx_store_login_failed(struct fx_store *s, const char *subject, int64
 enum fx_err fx_store_login_clear(struct fx_store *s, const char *subject)
 {
     return q_run(s, NULL, "DELETE FROM login_failures WHERE subject = ?", "t", subject);
+}
+
+/* ---- trunk channels across nodes ----
+ * Taking a channel is a write transaction: it queues behind every other writer of every
+ * node (the write lock), so two nodes never both see the last channel free. */
+
+enum fx_err fx_store_channel_take(struct fx_store *s, const char *trunk, int64_t limit,
+                                  int64_t now, int64_t until, char claim[FX_ID_LEN + 1])
+{
+    char id[FX_ID_LEN + 1];
+    fx_store_lease_owner(s, id);
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    int64_t used = 0;
+    e = q_run(s, NULL, "DELETE FROM channels WHERE trunk = ? AND until <= ?", "ti", trunk, now);
+    if (!e && limit > 0) e = fx_store_channel_count(s, trunk, now, &used);
+    if (!e && limit > 0 && used >= limit) e = FX_ERR_UNAVAILABLE;
+    if (!e)
+        e = q_run(s, NULL, "INSERT INTO channels (claim, trunk, until) VALUES (?, ?, ?)", "tti",
+                  id, trunk, until);
+    if ((e = tx_end(s, e))) return e;
+    memcpy(claim, id, sizeof id);
+    return FX_OK;
+}
+
+enum fx_err fx_store_channel_renew(struct fx_store *s, const char *claim, int64_t until)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n, "UPDATE channels SET until = ? WHERE claim = ?", "it", until,
+                          claim);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+}
+
+enum fx_err fx_store_channel_give(struct fx_store *s, const char *claim)
+{
+    return q_run(s, NULL, "DELETE FROM channels WHERE claim = ?", "t", claim);
+}
+
+enum fx_err fx_store_channel_count(struct fx_store *s, const char *trunk, int64_t now,
+                                   int64_t *out)
+{
+    struct q q;
+    enum fx_err e = q_start(s, &q, "SELECT COUNT(*) FROM channels WHERE trunk = ? AND until > ?",
+                            "ti", trunk, now);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW) *out = qi(&q, 0);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc < 0 ? (enum fx_err)-rc : FX_ERR_DB;
+}
+
+enum fx_err fx_store_channel_release_leases(struct fx_store *s)
+{
+    return q_run(s, NULL, "DELETE FROM channels WHERE claim LIKE ?", "t", s->own_leases);
+}
+
+enum fx_err fx_store_dest_unclaim(struct fx_store *s, const struct fx_send_job *job,
+                                  const char *owner, int64_t next_at)
+{
+    int64_t n = 0;
+    enum fx_err e = q_run(s, &n,
+                          "UPDATE outbox_dests SET lease_owner = '', lease_until = 0, "
+                          "next_at = ?, attempts = attempts - 1, first_start = CASE WHEN "
+                          "attempts = 1 THEN 0 ELSE first_start END WHERE fax_id = ? AND "
+                          "lease_owner = ? AND state = 'pending'",
+                          "itt", next_at, job->dest.fax_id, owner);
+    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
 }

@@ -25,13 +25,23 @@ struct fx_store_cfg {
     const char *driver;   /* "sqlite" or a "postgresql://" connection URI (borrowed) */
     const char *node;     /* this node's name among processes sharing a PostgreSQL store;
                            * NULL = derived from the host name and data_dir */
+    int pool;             /* PostgreSQL: most connections open at once (store.pool), lent
+                           * to a thread per statement or transaction; 0 = the default.
+                           * SQLite ignores it: each thread keeps its own connection */
 };
+#define FX_STORE_POOL_DEFAULT 8
 
 /* Opens (creating if needed) the store in cfg->data_dir and applies pending
  * migrations. *out is new: close with fx_store_close. */
 enum fx_err fx_store_open(const struct fx_store_cfg *cfg, struct fx_store **out);
 /* Accepts NULL. Closes every thread's connection: call once no thread uses it. */
 void fx_store_close(struct fx_store *s);
+/* The PostgreSQL pool: its size, connections open, lent now, most lent at once, and
+ * how many borrowers had to wait (all 0 on SQLite). */
+struct fx_store_pool_use {
+    int size, open, busy, peak, waits;
+};
+void fx_store_pool_use(struct fx_store *s, struct fx_store_pool_use *out);
 /* Latest schema version applied. */
 int fx_store_schema_version(struct fx_store *s);
 /* A trivial query against the database (a readiness check): FX_OK when it answers. */
@@ -622,5 +632,30 @@ enum fx_err fx_blob_derived_path(struct fx_store *s, const char *key, const char
 /* Absolute path of a blob into out[out_len]: its file, or (PostgreSQL) a local copy
  * fetched from the database on first use. */
 enum fx_err fx_blob_path(struct fx_store *s, const char *key, char *out, size_t out_len);
+
+/* ---- trunk channels, counted across every node sharing the store ----
+ * A call up on a trunk holds a claim on one of its channels: a row whose lease the
+ * call's thread renews, so a dead node's calls stop counting once it runs out. */
+
+/* Takes one of `limit` channels of trunk (its configured name, the same on every node)
+ * until `until`; claim (out, 32 hex) names it and, by its first 8 hex, this node.
+ * limit <= 0 counts the call without refusing it (an inbound call: the carrier placed
+ * it already). FX_ERR_UNAVAILABLE when `limit` live claims exist. */
+enum fx_err fx_store_channel_take(struct fx_store *s, const char *trunk, int64_t limit,
+                                  int64_t now, int64_t until, char claim[FX_ID_LEN + 1]);
+/* Moves the claim's lease to until; FX_ERR_NOT_FOUND when it is gone. */
+enum fx_err fx_store_channel_renew(struct fx_store *s, const char *claim, int64_t until);
+/* The call is over: its channel is free for every node. */
+enum fx_err fx_store_channel_give(struct fx_store *s, const char *claim);
+/* Live claims of trunk at now, from every node. */
+enum fx_err fx_store_channel_count(struct fx_store *s, const char *trunk, int64_t now,
+                                   int64_t *out);
+/* At start: drops the claims this node left (a crash), like the other release_leases. */
+enum fx_err fx_store_channel_release_leases(struct fx_store *s);
+/* Gives a claimed destination back untouched: it was not dialled (no trunk had a free
+ * channel), so the claim's attempt does not count; due again at next_at.
+ * FX_ERR_NOT_FOUND when owner no longer holds its lease. */
+enum fx_err fx_store_dest_unclaim(struct fx_store *s, const struct fx_send_job *job,
+                                  const char *owner, int64_t next_at);
 
 #endif

@@ -20,9 +20,14 @@ struct fx_store {
     char own_leases[16];    /* LIKE pattern of the leases a start-up releases */
     int64_t cache_swept;    /* when fx_blob_sweep last ran (blob_db.c's lock) */
     char blob_dir[4200];
-    pthread_key_t key;      /* this thread's struct fx_db */
-    pthread_mutex_t mu;     /* guards conns */
+    pthread_key_t key;      /* the struct fx_db this thread holds */
+    pthread_key_t depth;    /* this thread's nested holds (an intptr_t) */
+    pthread_mutex_t mu;     /* guards conns and the pool below */
+    pthread_cond_t freed;   /* a pooled connection came back */
     struct conn_node *conns;
+    int pool;               /* most connections open; 0 = one per thread, kept (SQLite) */
+    struct fx_db **idle;    /* pool: connections not lent, n_idle of them */
+    int n_idle, n_open, n_busy, peak, waits;
     int schema_version;
 };
 
@@ -54,11 +59,14 @@ enum fx_err fx_blob_db_path(struct fx_store *s, const char *key, char *out, size
 enum fx_err fx_blob_db_remove(struct fx_store *s, const char *key);
 enum fx_err fx_blob_db_link(struct fx_store *s, const char *key, const char *new_key);
 
-/* store.c's helpers: this thread's connection (NULL when it cannot be opened); one
+/* store.c's helpers: a connection held by this thread (from the pool on PostgreSQL)
+ * from fx_store_hold until the matching fx_store_let_go — holds nest, so a call made
+ * while one statement or transaction is open uses the same connection; one
  * statement without rows (types as q_start: t text, i int64, n int, d double);
- * a write transaction (tx_end commits when e is FX_OK, else rolls back; returns the
- * outcome). */
-struct fx_db *fx_store_conn(struct fx_store *s);
+ * a write transaction (holds from tx_begin to tx_end; tx_end commits when e is FX_OK,
+ * else rolls back; returns the outcome). */
+enum fx_err fx_store_hold(struct fx_store *s, struct fx_db **out);
+void fx_store_let_go(struct fx_store *s);
 enum fx_err fx_store_run(struct fx_store *s, int64_t *changed, const char *sql,
                          const char *types, ...);
 enum fx_err fx_store_tx_begin(struct fx_store *s);

@@ -81,15 +81,15 @@ static inline const char *fx_test_store_driver(const char *dir, char *buf, size_
     return buf;
 }
 
-/* Opens the store of data directory dir as node `node` (NULL: the default name): a
- * second handle on one store is another process, or another node on PostgreSQL. NULL
- * when it cannot be opened. */
-static inline struct fx_store *fx_test_store_open(const char *dir, const char *node)
+/* The store of data directory dir as node `node` (NULL: the default name) with a pool
+ * of `pool` connections (0: the default); NULL when it does not open. */
+static inline struct fx_store *fx_test_store_open(const char *dir, const char *node, int pool)
 {
     char uri[1024];
     struct fx_store_cfg cfg = {.data_dir = dir,
                                .driver = fx_test_store_driver(dir, uri, sizeof uri),
-                               .node = node};
+                               .node = node,
+                               .pool = pool};
     struct fx_store *s = NULL;
     return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
 }

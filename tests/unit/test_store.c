@@ -223,7 +223,7 @@ static void test_open_reopen(void)
     char dir[256];
     make_data_dir(dir);
     struct fx_store *s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 12);
+    CHECK(fx_store_schema_version(s) == 13);
     char path[512];
     snprintf(path, sizeof path, "%s/faxd.db", dir);
     CHECK(file_exists(path) == !fx_test_on_pg());
@@ -235,7 +235,7 @@ static void test_open_reopen(void)
 
     /* Reopening applies nothing new and keeps the data. */
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 12);
+    CHECK(fx_store_schema_version(s) == 13);
     struct fx_account a;
     CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
     CHECK_STR(a.uid, uid);
@@ -244,11 +244,11 @@ static void test_open_reopen(void)
     fx_store_close(s);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") ==
           fx_test_count_migrations());
-    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 12);
+    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 13);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM accounts") == 1);
 
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 12);
+    CHECK(fx_store_schema_version(s) == 13);
     fx_store_close(s);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") ==
           fx_test_count_migrations());

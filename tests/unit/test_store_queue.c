@@ -12,12 +12,7 @@
 static struct fx_store *open_tmp(char *dir)
 {
     strcpy(dir, "/tmp/faxd-storeq-XXXXXX");
-    if (!mkdtemp(dir)) return NULL;
-    char uri[1024];
-    struct fx_store_cfg cfg = {.data_dir = dir,
-                               .driver = fx_test_store_driver(dir, uri, sizeof uri)};
-    struct fx_store *s = NULL;
-    return fx_store_open(&cfg, &s) == FX_OK ? s : NULL;
+    return mkdtemp(dir) ? fx_test_store_open(dir, NULL, 0) : NULL;
 }
 
 static void make_account(struct fx_store *s, char uid[FX_UID_SIZE])
@@ -63,6 +58,17 @@ static void make_outbox(struct fx_store *s, const char *uid, const char *const f
         strcpy(d[i].number, num[i]);
     }
     CHECK(fx_store_outbox_create(s, o, files, 2, d, 3, NULL, 0) == FX_OK);
+}
+
+/* A fresh store with an account (uid) and one upload (p1). */
+static struct fx_store *open_with_upload(char dir[64], char uid[FX_UID_SIZE], char p1[48])
+{
+    struct fx_store *s = open_tmp(dir);
+    CHECK(s != NULL);
+    if (!s) return NULL;
+    make_account(s, uid);
+    make_upload(s, uid, "a.pdf", p1);
+    return s;
 }
 
 struct seen {
@@ -215,7 +221,7 @@ static void test_release_leases(void)
 /* Another process on the same store, named node (NULL: the default name). */
 static struct fx_store *open_node(const char *dir, const char *node)
 {
-    return fx_test_store_open(dir, node);
+    return fx_test_store_open(dir, node, 0);
 }
 
 /* Two nodes on one store: a start-up releases only its own node's leases on PostgreSQL
@@ -329,11 +335,8 @@ static int claim_together(struct fx_store *s, bool sending)
 static void test_claims_in_parallel(void)
 {
     char dir[64], uid[FX_UID_SIZE], p1[48];
-    struct fx_store *s = open_tmp(dir);
-    CHECK(s != NULL);
+    struct fx_store *s = open_with_upload(dir, uid, p1);
     if (!s) return;
-    make_account(s, uid);
-    make_upload(s, uid, "a.pdf", p1);
     const char *files[2] = {p1, p1};
     for (int i = 0; i < RECORDS; i++) {
         struct fx_outbox o;
@@ -345,8 +348,90 @@ static void test_claims_in_parallel(void)
     fx_store_close(s);
 }
 
+/* Trunk channels across two nodes: a trunk's limit holds for both together, an inbound
+ * call counts without being refused, an expired lease stops counting, and a restart
+ * drops only its own node's claims (PostgreSQL; SQLite: all, one process owns it). */
+static int64_t channels_up(struct fx_store *s, const char *trunk, int64_t now)
+{
+    int64_t n = -1;
+    CHECK(fx_store_channel_count(s, trunk, now, &n) == FX_OK);
+    return n;
+}
+
+static void test_channels(void)
+{
+    char dir[64];
+    struct fx_store *a = open_tmp(dir);
+    struct fx_store *b = a ? open_node(dir, "node-b") : NULL;
+    CHECK(a && b);
+    if (!a || !b) return;
+    char c1[FX_ID_LEN + 1], c2[FX_ID_LEN + 1], c3[FX_ID_LEN + 1], in[FX_ID_LEN + 1];
+    CHECK(fx_store_channel_take(a, "carrier", 2, 1000, 1090, c1) == FX_OK);
+    CHECK(fx_store_channel_take(b, "carrier", 2, 1000, 1090, c2) == FX_OK);
+    CHECK(strcmp(c1, c2) != 0 && strncmp(c2, c1, 8) != 0); /* each names its node */
+    CHECK(fx_store_channel_take(a, "carrier", 2, 1001, 1091, c3) == FX_ERR_UNAVAILABLE);
+    CHECK(fx_store_channel_take(b, "carrier", 2, 1001, 1091, c3) == FX_ERR_UNAVAILABLE);
+    CHECK(fx_store_channel_take(a, "other", 1, 1001, 1091, c3) == FX_OK); /* its own count */
+    CHECK(fx_store_channel_take(b, "carrier", 0, 1001, 1091, in) == FX_OK); /* inbound */
+    CHECK(channels_up(a, "carrier", 1001) == 3);
+    CHECK(fx_store_channel_give(a, c1) == FX_OK);
+    CHECK(channels_up(b, "carrier", 1001) == 2);
+    CHECK(fx_store_channel_take(a, "carrier", 2, 1002, 1092, c1) == FX_ERR_UNAVAILABLE);
+    /* A renewed lease keeps counting; the inbound call's lapsed (its node died). */
+    CHECK(fx_store_channel_renew(b, c2, 1200) == FX_OK);
+    CHECK(channels_up(a, "carrier", 1091) == 1);
+    CHECK(fx_store_channel_take(a, "carrier", 2, 1091, 1181, c1) == FX_OK);
+    CHECK(fx_store_channel_renew(a, in, 1300) == FX_ERR_NOT_FOUND); /* swept by the take */
+    /* Node b restarts: its claim goes, node a's stays. */
+    CHECK(fx_store_channel_release_leases(b) == FX_OK);
+    CHECK(channels_up(a, "carrier", 1100) == (fx_test_on_pg() ? 1 : 0));
+    CHECK(fx_store_channel_renew(b, c2, 1300) == FX_ERR_NOT_FOUND);
+    fx_store_close(b);
+    fx_store_close(a);
+}
+
+static enum fx_err count_attempt(const struct fx_attempt *at, void *arg)
+{
+    (void)at;
+    (*(int *)arg)++;
+    return FX_OK;
+}
+
+/* A destination given back undialled: due again later, its attempt not counted, no
+ * attempt recorded, and only by the lease's owner. */
+static void test_dest_unclaim(void)
+{
+    char dir[64], uid[FX_UID_SIZE], p1[48];
+    struct fx_store *s = open_with_upload(dir, uid, p1);
+    if (!s) return;
+    const char *files[2] = {p1, p1};
+    struct fx_outbox o, c;
+    struct fx_dest d[3];
+    make_outbox(s, uid, files, 100, &o, d);
+    CHECK(fx_store_outbox_claim_convert(s, "w1", 1000, 60, &c) == FX_OK);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_outbox_converted(s, o.id, "w1", "ab/x.tiff", 1, 1000) == FX_OK);
+    struct fx_send_job j, k;
+    CHECK(fx_store_dest_claim(s, "d1", 2000, 600, &j) == FX_OK);
+    CHECK(j.attempt == 1);
+    CHECK(fx_store_dest_unclaim(s, &j, "d2", 2005) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_dest_unclaim(s, &j, "d1", 2005) == FX_OK);
+    CHECK(fx_store_dest_claim(s, "d1", 2001, 600, &k) == FX_OK); /* the other one */
+    CHECK(strcmp(k.dest.fax_id, j.dest.fax_id) != 0);
+    CHECK(fx_store_dest_claim(s, "d1", 2004, 600, &k) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_dest_claim(s, "d1", 2005, 600, &k) == FX_OK);
+    CHECK_STR(k.dest.fax_id, j.dest.fax_id);
+    CHECK(k.attempt == 1);
+    int n = 0;
+    CHECK(fx_store_attempt_list(s, j.dest.fax_id, count_attempt, &n) == FX_OK);
+    CHECK(n == 0);
+    fx_store_close(s);
+}
+
 int main(void)
 {
+    test_channels();
+    test_dest_unclaim();
     test_claims_in_parallel();
     test_claim_and_convert();
     test_release_leases();

@@ -19,7 +19,7 @@ static char fixtures[2048];
 static struct fx_store *open_tmp(char *dir, const char *node)
 {
     strcpy(dir, "/tmp/faxd-storerx-XXXXXX");
-    return mkdtemp(dir) ? fx_test_store_open(dir, node) : NULL;
+    return mkdtemp(dir) ? fx_test_store_open(dir, node, 0) : NULL;
 }
 
 static void put_blob(struct fx_store *s, const char *text, char key[96])
@@ -171,8 +171,8 @@ static void test_takeover_by_another_node(void)
 {
     char dir[64], wa[FX_UID_SIZE], wb[FX_UID_SIZE], wc[FX_UID_SIZE], uid[FX_UID_SIZE];
     struct fx_store *a = open_tmp(dir, "node-a");
-    struct fx_store *b = a ? fx_test_store_open(dir, "node-b") : NULL;
-    struct fx_store *c = b ? fx_test_store_open(dir, "node-c") : NULL;
+    struct fx_store *b = a ? fx_test_store_open(dir, "node-b", 0) : NULL;
+    struct fx_store *c = b ? fx_test_store_open(dir, "node-c", 0) : NULL;
     CHECK(a && b && c);
     if (!a || !b || !c) return;
     fx_store_lease_owner(a, wa);
@@ -255,7 +255,7 @@ static void test_release_at_start(void)
 {
     char dir[64], wa[FX_UID_SIZE], wb[FX_UID_SIZE];
     struct fx_store *a = open_tmp(dir, "node-a");
-    struct fx_store *b = a ? fx_test_store_open(dir, "node-b") : NULL;
+    struct fx_store *b = a ? fx_test_store_open(dir, "node-b", 0) : NULL;
     CHECK(a && b);
     if (!a || !b) return;
     fx_store_lease_owner(a, wa);
