@@ -222,6 +222,9 @@ static const struct conf_option options[] = {
 
     OPT_STR("store.driver", store_driver, "sqlite", NULL, &check_store,
             "Database: sqlite, or a postgresql://user@host:port/db connection URI."),
+    OPT_INT("store.lease", store_lease, "60", 6, 3600,
+            "Seconds a node's claim on a conversion or a call lasts unless renewed (every "
+            "third of it while the work runs); a dead node's work is taken over after it."),
 
     OPT_INT("fax.max_files", max_files, "10", 1, 10, "Most files one fax may carry."),
     OPT_SIZE("fax.max_bytes", max_fax_bytes, "31457280", 1024, 1073741824,

@@ -55,6 +55,7 @@ struct fx_conf {
     int64_t session_ttl;    /* http.session_ttl: seconds a web sign-in lasts */
     /* [store] */
     char *store_driver;     /* store.driver: sqlite or a postgresql:// URI */
+    int64_t store_lease;    /* store.lease: seconds a claim on a conversion or call lasts unrenewed */
     /* [fax] */
     int64_t max_files;      /* fax.max_files: files per fax (Fax.Plus: 10) */
     int64_t max_fax_bytes;  /* fax.max_bytes: total bytes of a fax's files and of one upload */

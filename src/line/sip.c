@@ -250,7 +250,7 @@ static bool step(struct scall *c)
         c->hung = true;
         fx_sip_call_hangup(c->call);
     }
-    if (fx_lines_stopping(c->sl->lines) && !c->hung && !c->ended) {
+    if ((fx_lines_stopping(c->sl->lines) || !fx_line_kept(c->d)) && !c->hung && !c->ended) {
         c->hung = true;
         fx_sip_call_hangup(c->call);
     }
@@ -382,7 +382,7 @@ enum fx_err fx_sipline_call(struct fx_sipline *sl, const struct fx_dial *d,
         memset(out, 0, sizeof *out);
         bool next;
         enum fx_err e = dial_trunk(sl, i, d, out, &next);
-        if (e || !next || fx_lines_stopping(sl->lines)) return e;
+        if (e || !next || fx_lines_stopping(sl->lines) || !fx_line_kept(d)) return e;
     }
     if (!tried) {
         out->end = FX_CALL_NO_ROUTE;

@@ -1,7 +1,9 @@
 /* queue: the dialer workers — they send converted faxes and store received ones.
  *
- * A dialer claims one due destination (store lease; the attempt is counted at claim,
- * so a crash mid-call still counts against the retry policy), places the call through
+ * A dialer claims one due destination (store lease, renewed by lease.c while the call
+ * is up; the attempt is counted at claim, so a crash mid-call — or a node's death, after
+ * which another node takes the destination over once the lease has run out — still
+ * counts against the retry policy), places the call through
  * the lines, maps the outcome to a fax status (the tables below, from STATUS.md), and
  * either schedules the next attempt (resuming a partial send after its confirmed pages)
  * or writes the destination's final record — each in one transaction. Inbound faxes
@@ -226,6 +228,15 @@ static void page_confirmed(int pages, void *arg)
     fx_crash_point("page_confirmed");
 }
 
+/* Asked by the line while the call is up: a claim this node can no longer vouch for
+ * (lost, or not renewed and about to run out) ends the call, since another node may be
+ * about to send the same fax. */
+static bool claim_kept(void *arg)
+{
+    struct progress_ctx *c = arg;
+    return fx_queue_lease_valid(c->w);
+}
+
 static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
 {
     struct fx_outbox ob;
@@ -245,6 +256,13 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     enum fx_err e = fx_blob_path(q->store, j->doc_blob, tiff, sizeof tiff);
     bool no_credit = !e && !credit_covers(q, j, r.detail, sizeof r.detail);
     bool interrupted = !e && j->attempt > j->retry_count + 1;
+    if (!e && !fx_queue_lease_valid(w)) {
+        /* The claim ran out before the call (the store was out of reach): another node
+         * may hold the destination now, so it is neither dialled nor recorded here. */
+        fx_warn("queue lease lost before dialling %s", tag);
+        fx_store_outbox_clear(&ob);
+        return;
+    }
     if (!e && j->page_count > 0 && j->pages_done >= j->page_count) {
         /* faxd stopped after the far end confirmed the last page but before the record
          * was written: the fax is delivered, dialling again would send it twice. */
@@ -263,11 +281,15 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
         struct fx_dial d = {.to = j->dest.number, .from = ident, .tiff_path = tiff,
                             .start_page = j->pages_done, .total_pages = j->page_count,
                             .ident = ident, .header = header, .log_tag = tag,
-                            .progress = page_confirmed, .progress_arg = &pc};
+                            .progress = page_confirmed, .progress_arg = &pc,
+                            .keep = claim_kept, .keep_arg = &pc};
         fx_info("queue dialling %s to=%s start_page=%d", tag, d.to, d.start_page);
         fx_crash_point("dial_start");
         e = fx_lines_call(q->lines, &d, &r);
         fx_crash_point("call_end");
+        if (!fx_queue_lease_valid(w))
+            fx_warn("queue lease lost during the call %s: hung up; the attempt is recorded "
+                    "only if no other worker took the destination", tag);
     }
     if (e) {
         r.end = FX_CALL_CONGESTION;
@@ -448,13 +470,15 @@ void *fx_queue_dialer_main(void *arg)
             continue;
         }
         struct fx_send_job j;
-        int64_t lease = q->conf->line_max_call + 120;
-        enum fx_err e = fx_store_dest_claim(q->store, w->owner, fx_clock_now(), lease, &j);
+        int64_t now = fx_clock_now(), lease = fx_queue_lease_len(q);
+        enum fx_err e = fx_store_dest_claim(q->store, w->owner, now, lease, &j);
         if (e == FX_OK) {
             w->busy = true;
+            fx_queue_lease_hold(w, FX_STORE_LEASE_DIAL, j.dest.fax_id, now + lease);
             fx_queue_count(q, &q->dialling, 1);
             attempt_once(q, w, &j);
             fx_queue_count(q, &q->dialling, -1);
+            fx_queue_lease_drop(w);
             continue;
         }
         w->busy = false;

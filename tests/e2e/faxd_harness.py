@@ -11,7 +11,8 @@ Environment (set by CTest; defaults point into the source tree for hand runs):
   FAXD_E2E_KEEP=1 keeps the temp dirs (data dir and faxd's stderr) after the run.
   FAXD_TEST_STORE a PostgreSQL server's base URI (postgresql://user@host:port), or
   FAXD_TEST_PG_DIR the directory of one started by tests/pg/pgctl.sh (URI in DIR/url):
-                  then each Faxd gets its own database there, created and dropped.
+                  then each Faxd gets its own database there, created and dropped
+                  (Faxd(share_store=other): other's database, as nodes of one cluster).
 
 Standard library only (Debian python3 3.11).
 """
@@ -231,9 +232,11 @@ def guess_mime(filename):
 
 
 class Faxd:
-    """One faxd process with its own temp dir (data dir + stderr file)."""
+    """One faxd process with its own temp dir (data dir + stderr file). share_store:
+    another Faxd whose PostgreSQL database this one uses too (a node of the same
+    cluster; the database stays the other's to drop)."""
 
-    def __init__(self, env=None, start=True):
+    def __init__(self, env=None, start=True, share_store=None):
         self.root = tempfile.mkdtemp(prefix="faxd-e2e-")
         self.data_dir = os.path.join(self.root, "data")
         os.mkdir(self.data_dir)
@@ -244,9 +247,14 @@ class Faxd:
         self.proc = None
         self._numbers = 0
         self.pg_db = None
-        if PG_BASE:
+        self._owns_db = False
+        if share_store is not None:
+            assert share_store.pg_db, "a shared store needs PostgreSQL (FAXD_TEST_PG_DIR)"
+            self.pg_db = share_store.pg_db
+        elif PG_BASE:
             self.pg_db = "e2e_" + uuid.uuid4().hex[:16]
             _pg_admin("CREATE DATABASE %s" % self.pg_db)
+            self._owns_db = True
         if start:
             try:
                 self.start()
@@ -347,9 +355,9 @@ class Faxd:
         return "%s/%s" % (PG_BASE, self.pg_db) if self.pg_db else "sqlite"
 
     def _drop_db(self):
-        if self.pg_db:
+        if self.pg_db and self._owns_db:
             _pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.pg_db)
-            self.pg_db = None
+        self.pg_db = None
 
     def _close_stderr(self):
         f = getattr(self, "_stderr", None)
