@@ -227,6 +227,16 @@ def guess_mime(filename):
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
+def call_log_lines(path, fax_id=None):
+    """The lines of a line.call_log file (one per call placed), or those of one fax."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    return [l for l in lines if fax_id is None or ("fax=%s " % fax_id) in l + " "]
+
+
 # --------------------------------------------------------------------------------------
 # faxd process
 
@@ -333,6 +343,16 @@ class Faxd:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
         self._close_stderr()
+
+    def drain(self, on=True, timeout=10.0):
+        """SIGUSR1 (drain) or SIGUSR2 (take work again), then waits until /readyz says so."""
+        os.kill(self.proc.pid, signal.SIGUSR1 if on else signal.SIGUSR2)
+        want = 503 if on else 200
+        deadline = time.monotonic() + timeout
+        while self.req("GET", "/readyz", prefix="").status != want:
+            if time.monotonic() > deadline:
+                raise AssertionError("readiness never became %d" % want)
+            time.sleep(0.1)
 
     def restart(self):
         """SIGTERM (if running) then start again with the same data dir and port."""

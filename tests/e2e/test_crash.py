@@ -10,7 +10,7 @@ import json
 import os
 import time
 
-from faxd_harness import ConnectionClosed, Faxd, fixture_bytes, main
+from faxd_harness import ConnectionClosed, Faxd, call_log_lines, fixture_bytes, main
 from faxd_harness import FaxdTestCase
 from test_fax_flow import HEADER_ROWS, tiff_pages
 from test_webhooks import Receiver
@@ -57,12 +57,7 @@ class CrashTest(FaxdTestCase):
 
     # -- helpers
     def calls(self, fax_id=None):
-        try:
-            with open(self.call_log) as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            return []
-        return [l for l in lines if fax_id is None or ("fax=%s " % fax_id) in l + " "]
+        return call_log_lines(self.call_log, fax_id)
 
     def send_doc(self, acct, to, names=("report.pdf",), retry=None):
         paths = []
