@@ -52,6 +52,7 @@ struct outcome {
     int pages;      /* pages confirmed over all attempts */
     char why[256];  /* the record's description */
     double multiplier; /* cost per page of this destination (billing.rates) */
+    int attempts;      /* attempts made, for the final record */
 };
 
 static void decide(const struct fx_send_job *j, const struct fx_call_result *r,
@@ -142,7 +143,7 @@ static enum fx_err finish(struct fx_queue *q, const struct worker_ctx *w,
     f.max_retry = j->retry_count;
     f.retry_delay = j->retry_delay;
     fx_strlcpy(f.outbox_id, j->outbox_id, sizeof f.outbox_id);
-    f.attempts = j->attempt;
+    f.attempts = o->attempts;
     fx_strlcpy(f.remote_ident, a->remote_ident, sizeof f.remote_ident);
     f.bit_rate = a->bit_rate;
     f.ecm = a->ecm;
@@ -255,6 +256,7 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     int64_t started = fx_clock_now();
     enum fx_err e = fx_blob_path(q->store, j->doc_blob, tiff, sizeof tiff);
     bool no_credit = !e && !credit_covers(q, j, r.detail, sizeof r.detail);
+    bool undialled = false; /* this claim only writes what an interrupted attempt left */
     bool interrupted = !e && j->attempt > j->retry_count + 1;
     if (!e && !fx_queue_lease_valid(w)) {
         /* The claim ran out before the call (the store was out of reach): another node
@@ -268,6 +270,7 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
          * was written: the fax is delivered, dialling again would send it twice. */
         r.end = FX_CALL_ANSWERED;
         r.fax_ran = true;
+        undialled = true;
         fx_strlcpy(r.line, "none", sizeof r.line);
         snprintf(r.detail, sizeof r.detail, "every page was confirmed before faxd stopped");
     } else if (no_credit) {
@@ -275,6 +278,7 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     } else if (interrupted) {
         /* An attempt that a crash interrupted used up the last try. */
         r.end = FX_CALL_TEMPORARY;
+        undialled = true;
         snprintf(r.detail, sizeof r.detail, "the last attempt was interrupted");
     } else if (!e) {
         struct progress_ctx pc = {q, w, j};
@@ -304,6 +308,9 @@ static void attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
         snprintf(o.why, sizeof o.why, "%s: %s", fx_status_text(o.status), r.detail);
     }
     fx_rates_find(&q->rates, j->dest.number, &o.multiplier);
+    /* The claim counted an attempt that no call follows: the record counts the calls
+     * made (the interrupted one included), whichever node made them. */
+    o.attempts = j->attempt - (undialled ? 1 : 0);
     if (interrupted && o.retry) {
         /* Pages confirmed before the crash are delivered: say so. */
         o.status = j->pages_done > 0 ? "partially_sent" : "failed_internal_process_error";

@@ -485,6 +485,14 @@ class Faxd:
         c.row_factory = sqlite3.Row
         return c
 
+    def db_one(self, sql, args=()):
+        """The first row of one query on the store (None when there is none)."""
+        c = self.db()
+        try:
+            return c.execute(sql, args).fetchone()
+        finally:
+            c.close()
+
     def upload_row(self, path):
         """The uploads row for an upload path ("/transient-<hex>")."""
         hexid = path.rsplit("-", 1)[-1]
@@ -935,6 +943,29 @@ class FaxdTestCase(unittest.TestCase):
     def send_ok(self, token, payload, user="self"):
         r = self.send(token, payload, user)
         return self.assertJson(r, 201, "SendFaxResponse")
+
+
+class FreshFaxdTestCase(FaxdTestCase):
+    """A fresh faxd per test, not started (adjust extra_env, then start it), with its
+    line.call_log in self.call_log. Subclasses may set faxd_env."""
+
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.faxd = Faxd(env=self.faxd_env, start=False)
+        self.call_log = os.path.join(self.faxd.root, "calls.log")
+        self.faxd.extra_env["FAXD_LINE_CALL_LOG"] = self.call_log
+        self.addCleanup(self.faxd.close)
+
+    def calls(self, fax_id=None):
+        """The call log's lines (of one fax when fax_id is given)."""
+        return call_log_lines(self.call_log, fax_id)
 
 
 def main():
