@@ -23,9 +23,10 @@ int64_t fx_queue_lease_len(const struct fx_queue *q)
     return q->conf->store_lease;
 }
 
-/* Seconds before a lease's end at which its holder stops trusting it: two renewals have
- * failed by then, and the margin covers a small clock difference between nodes and the
- * time a hang-up takes. */
+/* Seconds before a lease's end at which its holder stops trusting it. Renewal is tried
+ * every second from a third of the lease on, so by then it has failed for half of the
+ * lease; the margin covers a small clock difference between nodes and the time a
+ * hang-up takes. */
 static int64_t margin(const struct fx_queue *q)
 {
     int64_t m = fx_queue_lease_len(q) / 6;
