@@ -25,7 +25,7 @@ import time
 import unittest
 
 from faxd_harness import PG_BASE, call_log_lines, fixture_bytes, main
-from sip_harness import (KAMAILIO, Kamailio, SipFaxd, free_udp_port, send_doc, trunk_conf,
+from sip_harness import (KAMAILIO, Kamailio, SipFaxd, free_udp_port, trunk_conf,
                          wait_fax, wait_inbox)
 from test_fax_flow import tiff_pages
 
