@@ -227,6 +227,9 @@ static const struct conf_option options[] = {
             "name and data_dir."),
     OPT_INT("store.pool", store_pool, "8", 1, 1000,
             "PostgreSQL connections a node opens at most (lent per statement or transaction)."),
+    OPT_INT("store.lease", store_lease, "60", 6, 3600,
+            "Seconds a node's claim on a conversion or a call lasts unless renewed (every "
+            "third of it while the work runs); a dead node's work is taken over after it."),
 
     OPT_INT("fax.max_files", max_files, "10", 1, 10, "Most files one fax may carry."),
     OPT_SIZE("fax.max_bytes", max_fax_bytes, "31457280", 1024, 1073741824,
@@ -283,9 +286,6 @@ static const struct conf_option options[] = {
             "Seconds without media after which a fax call is ended."),
     OPT_INT("line.max_call", line_max_call, "3600", 60, 86400,
             "Seconds after which any fax call is ended."),
-    OPT_INT("line.rx_lease", line_rx_lease, "60", 2, 3600,
-            "Seconds an inbound call's stored pages stay this node's without renewal; a "
-            "node that dies leaves them to another after that long."),
     OPT_STR("line.call_log", line_call_log, "", NULL, NULL,
             "A file every call placed is appended to (time, line, numbers, fax and attempt); "
             "empty = none."),

@@ -59,6 +59,7 @@ struct fx_conf {
     char *store_driver;     /* store.driver: sqlite or a postgresql:// URI */
     char *store_node;       /* store.node: this node's name ("" = host name and data_dir) */
     int64_t store_pool;     /* store.pool: PostgreSQL connections open at most */
+    int64_t store_lease;    /* store.lease: seconds a claim on a conversion or call lasts unrenewed */
     /* [fax] */
     int64_t max_files;      /* fax.max_files: files per fax (Fax.Plus: 10) */
     int64_t max_fax_bytes;  /* fax.max_bytes: total bytes of a fax's files and of one upload */
@@ -86,7 +87,6 @@ struct fx_conf {
     char *line_sandbox_prefix;  /* line.sandbox_prefix: "" = no sandbox */
     int64_t line_no_media;      /* line.no_media_timeout: seconds */
     int64_t line_max_call;      /* line.max_call: seconds */
-    int64_t line_rx_lease;      /* line.rx_lease: seconds an inbound call's lease lasts */
     char *line_call_log;        /* line.call_log: file every placed call is appended to */
     /* [sip] */
     int64_t sip_port;           /* sip.port: 0 = SIP off */

@@ -69,6 +69,12 @@ struct fx_dial {
      * durable while the call goes on; NULL = not wanted. */
     void (*progress)(int pages_confirmed, void *arg);
     void *progress_arg;
+    /* Asked on the calling thread while the call is set up and runs (every tick or
+     * signalling step): false = the caller no longer owns this attempt (its claim in the
+     * store was lost), so the call is hung up at once and no other trunk is tried;
+     * NULL = always owned. */
+    bool (*keep)(void *arg);
+    void *keep_arg;
 };
 
 /* An incoming fax the line received for one of faxd's numbers. */

@@ -26,6 +26,8 @@ enum fx_err fx_sipline_call(struct fx_sipline *sl, const struct fx_dial *d,
 /* Shared by both lines (loopback.c). The call log: one line appended for a call about
  * to ring (nothing when cfg->call_log is empty). */
 void fx_line_log_call(const struct fx_lines_cfg *cfg, const struct fx_dial *d, const char *line);
+/* Whether the caller still owns an outgoing call (d->keep; NULL d or keep: yes). */
+bool fx_line_kept(const struct fx_dial *d);
 /* An inbound call's files in cfg->work_dir: rx-<id>.tiff (the pages, written page by page
  * by the receiving session) and rx-<id>.meta (who called whom, when, how). The meta file
  * is written when the call is answered and removed with the page file once the fax is

@@ -253,7 +253,8 @@ static void run(struct call *c)
             fx_fax_hangup(c->a.s);
             if (c->b.s) fx_fax_hangup(c->b.s);
         }
-        if (atomic_load(&c->l->stopping) && !hung) { /* faxd is stopping: hang up */
+        /* faxd is stopping, or the queue lost its claim on the fax: hang up. */
+        if ((atomic_load(&c->l->stopping) || !fx_line_kept(c->d)) && !hung) {
             hung = true;
             fx_fax_hangup(c->a.s);
             if (c->b.s) fx_fax_hangup(c->b.s);
@@ -337,6 +338,11 @@ static enum fx_err run_answered(struct fx_lines *l, const struct fx_dial *d, enu
 }
 
 /* ---- the call log and inbound calls cut short ---- */
+
+bool fx_line_kept(const struct fx_dial *d)
+{
+    return !d || !d->keep || d->keep(d->keep_arg);
+}
 
 /* Appends one line for a call about to ring; O_APPEND keeps concurrent lines whole. */
 void fx_line_log_call(const struct fx_lines_cfg *cfg, const struct fx_dial *d, const char *line)

@@ -297,7 +297,7 @@ static bool step(struct scall *c)
         c->hung = true;
         fx_sip_call_hangup(c->call);
     }
-    if (fx_lines_stopping(c->sl->lines) && !c->hung && !c->ended) {
+    if ((fx_lines_stopping(c->sl->lines) || !fx_line_kept(c->d)) && !c->hung && !c->ended) {
         c->hung = true;
         fx_sip_call_hangup(c->call);
     }
@@ -443,7 +443,7 @@ enum fx_err fx_sipline_call(struct fx_sipline *sl, const struct fx_dial *d,
         enum fx_err e = dial_trunk(sl, i, d, out, &next);
         dialled = dialled || !out->no_channel;
         out->no_channel = !dialled;
-        if (e || !next || fx_lines_stopping(sl->lines)) return e;
+        if (e || !next || fx_lines_stopping(sl->lines) || !fx_line_kept(d)) return e;
     }
     if (!tried) {
         out->end = FX_CALL_NO_ROUTE;

@@ -1,7 +1,9 @@
 /* queue: the dialer workers — they send converted faxes and store received ones.
  *
- * A dialer claims one due destination (store lease; the attempt is counted at claim,
- * so a crash mid-call still counts against the retry policy), places the call through
+ * A dialer claims one due destination (store lease, renewed by lease.c while the call
+ * is up; the attempt is counted at claim, so a crash mid-call — or a node's death, after
+ * which another node takes the destination over once the lease has run out — still
+ * counts against the retry policy), places the call through
  * the lines, maps the outcome to a fax status (the tables below, from STATUS.md), and
  * either schedules the next attempt (resuming a partial send after its confirmed pages)
  * or writes the destination's final record — each in one transaction. Inbound faxes
@@ -50,6 +52,7 @@ struct outcome {
     int pages;      /* pages confirmed over all attempts */
     char why[256];  /* the record's description */
     double multiplier; /* cost per page of this destination (billing.rates) */
+    int attempts;      /* attempts made, for the final record */
 };
 
 static void decide(const struct fx_send_job *j, const struct fx_call_result *r,
@@ -140,7 +143,7 @@ static enum fx_err finish(struct fx_queue *q, const struct worker_ctx *w,
     f.max_retry = j->retry_count;
     f.retry_delay = j->retry_delay;
     fx_strlcpy(f.outbox_id, j->outbox_id, sizeof f.outbox_id);
-    f.attempts = j->attempt;
+    f.attempts = o->attempts;
     fx_strlcpy(f.remote_ident, a->remote_ident, sizeof f.remote_ident);
     f.bit_rate = a->bit_rate;
     f.ecm = a->ecm;
@@ -230,6 +233,15 @@ static void page_confirmed(int pages, void *arg)
  * goes back uncounted, due again shortly. */
 #define NO_CHANNEL_WAIT_S 5
 
+/* Asked by the line while the call is up: a claim this node can no longer vouch for
+ * (lost, or not renewed and about to run out) ends the call, since another node may be
+ * about to send the same fax. */
+static bool claim_kept(void *arg)
+{
+    struct progress_ctx *c = arg;
+    return fx_queue_lease_valid(c->w);
+}
+
 /* One attempt at job j; true when it was not dialled for want of a channel. */
 static bool attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct fx_send_job *j)
 {
@@ -249,12 +261,21 @@ static bool attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     int64_t started = fx_clock_now();
     enum fx_err e = fx_blob_path(q->store, j->doc_blob, tiff, sizeof tiff);
     bool no_credit = !e && !credit_covers(q, j, r.detail, sizeof r.detail);
+    bool undialled = false; /* this claim only writes what an interrupted attempt left */
     bool interrupted = !e && j->attempt > j->retry_count + 1;
+    if (!e && !fx_queue_lease_valid(w)) {
+        /* The claim ran out before the call (the store was out of reach): another node
+         * may hold the destination now, so it is neither dialled nor recorded here. */
+        fx_warn("queue lease lost before dialling %s", tag);
+        fx_store_outbox_clear(&ob);
+        return false;
+    }
     if (!e && j->page_count > 0 && j->pages_done >= j->page_count) {
         /* faxd stopped after the far end confirmed the last page but before the record
          * was written: the fax is delivered, dialling again would send it twice. */
         r.end = FX_CALL_ANSWERED;
         r.fax_ran = true;
+        undialled = true;
         fx_strlcpy(r.line, "none", sizeof r.line);
         snprintf(r.detail, sizeof r.detail, "every page was confirmed before faxd stopped");
     } else if (no_credit) {
@@ -262,13 +283,15 @@ static bool attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
     } else if (interrupted) {
         /* An attempt that a crash interrupted used up the last try. */
         r.end = FX_CALL_TEMPORARY;
+        undialled = true;
         snprintf(r.detail, sizeof r.detail, "the last attempt was interrupted");
     } else if (!e) {
         struct progress_ctx pc = {q, w, j};
         struct fx_dial d = {.to = j->dest.number, .from = ident, .tiff_path = tiff,
                             .start_page = j->pages_done, .total_pages = j->page_count,
                             .ident = ident, .header = header, .log_tag = tag,
-                            .progress = page_confirmed, .progress_arg = &pc};
+                            .progress = page_confirmed, .progress_arg = &pc,
+                            .keep = claim_kept, .keep_arg = &pc};
         fx_info("queue dialling %s to=%s start_page=%d", tag, d.to, d.start_page);
         fx_crash_point("dial_start");
         e = fx_lines_call(q->lines, &d, &r);
@@ -280,6 +303,9 @@ static bool attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
             fx_store_outbox_clear(&ob);
             return true;
         }
+        if (!fx_queue_lease_valid(w))
+            fx_warn("queue lease lost during the call %s: hung up; the attempt is recorded "
+                    "only if no other worker took the destination", tag);
     }
     if (e) {
         r.end = FX_CALL_CONGESTION;
@@ -294,6 +320,9 @@ static bool attempt_once(struct fx_queue *q, struct worker_ctx *w, const struct 
         snprintf(o.why, sizeof o.why, "%s: %s", fx_status_text(o.status), r.detail);
     }
     fx_rates_find(&q->rates, j->dest.number, &o.multiplier);
+    /* The claim counted an attempt that no call follows: the record counts the calls
+     * made (the interrupted one included), whichever node made them. */
+    o.attempts = j->attempt - (undialled ? 1 : 0);
     if (interrupted && o.retry) {
         /* Pages confirmed before the crash are delivered: say so. */
         o.status = j->pages_done > 0 ? "partially_sent" : "failed_internal_process_error";
@@ -518,13 +547,15 @@ void *fx_queue_dialer_main(void *arg)
             continue;
         }
         struct fx_send_job j;
-        int64_t lease = q->conf->line_max_call + 120;
-        enum fx_err e = fx_store_dest_claim(q->store, w->owner, fx_clock_now(), lease, &j);
+        int64_t now = fx_clock_now(), lease = fx_queue_lease_len(q);
+        enum fx_err e = fx_store_dest_claim(q->store, w->owner, now, lease, &j);
         if (e == FX_OK) {
             w->busy = true;
+            fx_queue_lease_hold(w, FX_STORE_LEASE_DIAL, j.dest.fax_id, now + lease);
             fx_queue_count(q, &q->dialling, 1);
             bool no_channel = attempt_once(q, w, &j);
             fx_queue_count(q, &q->dialling, -1);
+            fx_queue_lease_drop(w);
             /* Every channel is busy: wait for a tick rather than claim the next one. */
             if (no_channel && fx_queue_wait(q, w, false)) break;
             continue;

@@ -1,9 +1,10 @@
 /* queue: the converter workers (see queue.h for the design).
  *
  * A worker's loop: run a waiting preview if any; else claim the oldest record waiting
- * for conversion (store lease), convert it, record the outcome; else sleep until
- * kicked or for a second. Every state change is a store transaction, so a kill -9 at
- * any point leaves a record that the next start (leases released) converts again. */
+ * for conversion (store lease, renewed by lease.c), convert it, record the outcome; else
+ * sleep until kicked or for a second. Every state change is a store transaction, so a
+ * kill -9 at any point leaves a record that the next start (leases released), or another
+ * node once the lease has run out, converts again. */
 #include "queue/queue_priv.h"
 
 #include <limits.h>
@@ -291,13 +292,16 @@ static void *worker_main(void *arg)
             continue;
         }
         struct fx_outbox o;
-        int64_t lease = q->conf->convert_timeout * (q->conf->max_files + 2) + 60;
-        enum fx_err e = fx_store_outbox_claim_convert(q->store, w->owner, fx_clock_now(), lease, &o);
+        int64_t now = fx_clock_now(), lease = fx_queue_lease_len(q);
+        enum fx_err e = fx_store_outbox_claim_convert(q->store, w->owner, now, lease, &o);
         if (e == FX_OK) {
+            /* Renewed while it converts; if this node dies, another converts it. */
+            fx_queue_lease_hold(w, FX_STORE_LEASE_CONVERT, o.id, now + lease);
             fx_crash_point("convert_start");
             fx_queue_count(q, &q->converting, 1);
             convert_record(w, &o);
             fx_queue_count(q, &q->converting, -1);
+            fx_queue_lease_drop(w);
             fx_store_outbox_clear(&o);
             fx_queue_kick(q); /* a converted fax may be due: wake the dialers */
             continue;
@@ -426,6 +430,8 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     q->previews_tail = &q->previews;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cond, NULL);
+    pthread_mutex_init(&q->lease_mu, NULL);
+    pthread_cond_init(&q->lease_cond, NULL);
     fill_convert_cfg(q);
     char why[160];
     fx_rates_parse(conf->billing_rates, &q->rates, why, sizeof why); /* validated by conf */
@@ -442,6 +448,7 @@ enum fx_err fx_queue_start(const struct fx_conf *conf, struct fx_store *store,
     q->n_workers = q->n_converters + (int)conf->line_channels;
     q->workers = calloc((size_t)q->n_workers, sizeof *q->workers);
     if (!e && !q->workers) e = FX_ERR_NOMEM;
+    if (!e) e = fx_queue_keeper_start(q);
     for (int i = 0; !e && i < q->n_workers; i++) {
         struct worker_ctx *w = &q->workers[i];
         bool converter = i < q->n_converters;
@@ -479,6 +486,7 @@ void fx_queue_stop(struct fx_queue *q)
         fx_convert_free(q->workers[i].conv);
         q->workers[i].conv = NULL;
     }
+    fx_queue_keeper_stop(q); /* last: the workers' final records need their leases */
     /* Previews nobody ran: tell their waiters. */
     struct fx_convert_result res = {.status = "failed_internal_process_error",
                                     .detail = "faxd is stopping", .failed_doc = -1};
@@ -503,5 +511,7 @@ void fx_queue_free(struct fx_queue *q)
     free(q->workers);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->lease_cond);
+    pthread_mutex_destroy(&q->lease_mu);
     free(q);
 }

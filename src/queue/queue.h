@@ -6,7 +6,10 @@
  *
  * Threads: convert.workers worker threads, woken by fx_queue_kick and by a one-second
  * poll (which also picks up records whose worker died). Previews run on the same
- * workers, ahead of fax conversions, so a person waiting on a preview is served first. */
+ * workers, ahead of fax conversions, so a person waiting on a preview is served first.
+ * line.channels dialer threads place the calls; one lease keeper thread renews the
+ * store leases of the conversions and calls in progress (store.lease), so that another
+ * node sharing the store takes them over only when this one died. */
 #ifndef FX_QUEUE_H
 #define FX_QUEUE_H
 

@@ -12,6 +12,18 @@
 struct preview;
 struct fx_queue_rx;
 
+/* The claim a worker holds in the store while it works: the lease keeper (lease.c)
+ * renews it; the worker asks fx_queue_lease_valid before trusting it. Under q->lease_mu. */
+struct lease {
+    bool held;
+    enum fx_store_lease kind;
+    char id[FX_UID_SIZE]; /* the outbox record (convert) or the destination's fax id (dial) */
+    int64_t until;        /* the lease's end as last written to the store */
+    bool lost;            /* the store said the worker no longer holds it */
+    unsigned gen;         /* counts the worker's claims: a late renewal answer is not
+                           * applied to a newer claim */
+};
+
 /* One worker thread: a converter (conv != NULL) or a dialer. */
 struct worker_ctx {
     struct fx_queue *q;
@@ -20,6 +32,7 @@ struct worker_ctx {
     char owner[FX_UID_SIZE]; /* this worker's lease owner id */
     bool started;
     bool busy;
+    struct lease lease;
 };
 
 struct fx_queue {
@@ -40,6 +53,11 @@ struct fx_queue {
     struct worker_ctx *workers; /* converters first, then dialers */
     int n_converters, n_workers;
     struct fx_queue_rx *rx;     /* rx.c: inbound calls' pages in the store */
+    /* The lease keeper (lease.c): its thread, and the lock over every worker's lease. */
+    pthread_mutex_t lease_mu;
+    pthread_cond_t lease_cond;
+    pthread_t keeper;
+    bool keeper_started, keeper_stop;
 };
 
 /* Sleeps until kicked or a second passed; true when the queue is stopping. */
@@ -47,6 +65,22 @@ bool fx_queue_wait(struct fx_queue *q, struct worker_ctx *w, bool previews_wake)
 /* Adds delta to one of q's in-progress counters (under q->mu). */
 void fx_queue_count(struct fx_queue *q, int *counter, int delta);
 void *fx_queue_dialer_main(void *arg);
+
+/* Leases (lease.c). Each claim lasts store.lease seconds and is renewed every third of
+ * it by one keeper thread per node while the worker holds it. */
+int64_t fx_queue_lease_len(const struct fx_queue *q);
+/* w claimed `id` with a lease ending at `until`: keep it renewed. */
+void fx_queue_lease_hold(struct worker_ctx *w, enum fx_store_lease kind, const char *id,
+                         int64_t until);
+/* w is done with its claim (recorded or abandoned): stop renewing it. */
+void fx_queue_lease_drop(struct worker_ctx *w);
+/* Whether w may still act on its claim: the store never said it was lost and it runs
+ * for a while yet (a margin before its end, so a dialler that cannot renew hangs up
+ * before another node may claim the fax). */
+bool fx_queue_lease_valid(struct worker_ctx *w);
+/* Starts / stops (after the workers ended) the keeper thread. */
+enum fx_err fx_queue_keeper_start(struct fx_queue *q);
+void fx_queue_keeper_stop(struct fx_queue *q);
 /* The lines' callbacks: inbound delivery and "is this one of our numbers". */
 void fx_queue_inbound(const struct fx_inbound *in, void *arg);
 bool fx_queue_is_local(const char *number, void *arg);

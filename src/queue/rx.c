@@ -10,7 +10,7 @@
  * out of the growing file (fx_convert_tiff_gather reads complete pages only) and its row
  * (fx_store_rx_page, renewing the lease). A write that waits for the database (a 60 s
  * lock wait at worst) therefore never delays a fax session. Every third of
- * line.rx_lease the thread renews the leases of this node's calls and claims rows whose
+ * store.lease the thread renews the leases of this node's calls and claims rows whose
  * lease expired (fx_store_rx_claim: one node per row); a claimed row's pages are joined
  * into one TIFF and stored through fx_queue_inbound as a partially received fax under
  * the row's id, so a fax is stored once however many nodes race for it.
@@ -381,7 +381,7 @@ enum fx_err fx_queue_rx_new(struct fx_queue *q)
     struct fx_queue_rx *rx = calloc(1, sizeof *rx);
     if (!rx) return FX_ERR_NOMEM;
     rx->q = q;
-    rx->lease_s = q->conf->line_rx_lease;
+    rx->lease_s = q->conf->store_lease;
     fx_store_lease_owner(q->store, rx->owner);
     snprintf(rx->dir, sizeof rx->dir, "%s/tmp/rx", q->conf->data_dir);
     enum fx_err e = fx_mkdirs(rx->dir);

@@ -1669,6 +1669,22 @@ enum fx_err fx_store_dest_progress(struct fx_store *s, const struct fx_send_job 
     return e;
 }
 
+/* Lease renewal: one UPDATE fenced by the owner, so a lease another worker has since
+ * claimed is never taken back. An expired lease nobody claimed yet is extended: its
+ * owner still is the only one working on it. */
+enum fx_err fx_store_lease_renew(struct fx_store *s, enum fx_store_lease kind, const char *id,
+                                 const char *owner, int64_t until)
+{
+    const char *sql = kind == FX_STORE_LEASE_DIAL
+                          ? "UPDATE outbox_dests SET lease_until = ? WHERE fax_id = ? AND "
+                            "lease_owner = ? AND state = 'pending'"
+                          : "UPDATE outbox SET lease_until = ? WHERE id = ? AND lease_owner = ? "
+                            "AND status = 'converting'";
+    int64_t changed = 0;
+    enum fx_err e = q_run(s, &changed, sql, "itt", until, id, owner);
+    return !e && changed == 0 ? FX_ERR_NOT_FOUND : e;
+}
+
 enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *job,
                                  const char *owner, const struct fx_attempt *a,
                                  const struct fx_fax *f)

@@ -362,6 +362,14 @@ enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *jo
  * confirmed, finishes without dialling again). FX_ERR_NOT_FOUND when the lease was lost. */
 enum fx_err fx_store_dest_progress(struct fx_store *s, const struct fx_send_job *job,
                                    const char *owner, int pages_done);
+/* What a worker's lease is on: an outbox record it converts, a destination it dials. */
+enum fx_store_lease { FX_STORE_LEASE_CONVERT, FX_STORE_LEASE_DIAL };
+/* Renews owner's lease on id (the record's id, the destination's fax id) until `until`,
+ * while the work goes on. FX_ERR_NOT_FOUND when owner no longer holds it (another worker
+ * claimed it after it expired, or the work ended): the owner must then stop trusting
+ * its claim. Nodes sharing a store compare leases with their own clocks. */
+enum fx_err fx_store_lease_renew(struct fx_store *s, enum fx_store_lease kind, const char *id,
+                                 const char *owner, int64_t until);
 /* Records the final attempt a of job and writes the destination's fax record (f, whose
  * id is the fax id); removes the outbox record (and its document blob) when this was
  * its last pending destination. FX_ERR_NOT_FOUND when the lease was lost. */

@@ -11,7 +11,8 @@ Environment (set by CTest; defaults point into the source tree for hand runs):
   FAXD_E2E_KEEP=1 keeps the temp dirs (data dir and faxd's stderr) after the run.
   FAXD_TEST_STORE a PostgreSQL server's base URI (postgresql://user@host:port), or
   FAXD_TEST_PG_DIR the directory of one started by tests/pg/pgctl.sh (URI in DIR/url):
-                  then each Faxd gets its own database there, created and dropped.
+                  then each Faxd gets its own database there, created and dropped
+                  (Faxd(share_store=other): other's database, as nodes of one cluster).
 
 Standard library only (Debian python3 3.11).
 """
@@ -226,17 +227,26 @@ def guess_mime(filename):
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
+def call_log_lines(path, fax_id=None):
+    """The lines of a line.call_log file (one per call placed), or those of one fax."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    return [l for l in lines if fax_id is None or ("fax=%s " % fax_id) in l + " "]
+
+
 # --------------------------------------------------------------------------------------
 # faxd process
 
 
 class Faxd:
-    """One faxd process with its own temp dir (data dir + stderr file)."""
+    """One faxd process with its own temp dir (data dir + stderr file). share_store:
+    another Faxd whose PostgreSQL database this one uses too (a node of the same
+    cluster; the database stays the other's to drop). node: the node's name (store.node)."""
 
-    def __init__(self, env=None, start=True, share_db_with=None, node=None):
-        """share_db_with: another Faxd whose PostgreSQL database this one uses too (a
-        second node of one cluster; that Faxd drops it). node: the node's name
-        (store.node)."""
+    def __init__(self, env=None, start=True, share_store=None, node=None):
         self.root = tempfile.mkdtemp(prefix="faxd-e2e-")
         self.data_dir = os.path.join(self.root, "data")
         os.mkdir(self.data_dir)
@@ -247,14 +257,14 @@ class Faxd:
         self.proc = None
         self._numbers = 0
         self.pg_db = None
-        self._own_db = False
-        if share_db_with is not None:
-            assert share_db_with.pg_db, "nodes share a store on PostgreSQL only"
-            self.pg_db = share_db_with.pg_db
+        self._owns_db = False
+        if share_store is not None:
+            assert share_store.pg_db, "a shared store needs PostgreSQL (FAXD_TEST_PG_DIR)"
+            self.pg_db = share_store.pg_db
         elif PG_BASE:
             self.pg_db = "e2e_" + uuid.uuid4().hex[:16]
             _pg_admin("CREATE DATABASE %s" % self.pg_db)
-            self._own_db = True
+            self._owns_db = True
         if node:
             self.extra_env["FAXD_STORE_NODE"] = node
         if start:
@@ -336,6 +346,16 @@ class Faxd:
             self.proc.wait()
         self._close_stderr()
 
+    def drain(self, on=True, timeout=10.0):
+        """SIGUSR1 (drain) or SIGUSR2 (take work again), then waits until /readyz says so."""
+        os.kill(self.proc.pid, signal.SIGUSR1 if on else signal.SIGUSR2)
+        want = 503 if on else 200
+        deadline = time.monotonic() + timeout
+        while self.req("GET", "/readyz", prefix="").status != want:
+            if time.monotonic() > deadline:
+                raise AssertionError("readiness never became %d" % want)
+            time.sleep(0.1)
+
     def restart(self):
         """SIGTERM (if running) then start again with the same data dir and port."""
         if self.running():
@@ -357,7 +377,7 @@ class Faxd:
         return "%s/%s" % (PG_BASE, self.pg_db) if self.pg_db else "sqlite"
 
     def _drop_db(self):
-        if self.pg_db and self._own_db:
+        if self.pg_db and self._owns_db:
             _pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.pg_db)
         self.pg_db = None
 
@@ -466,6 +486,14 @@ class Faxd:
         c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
         c.row_factory = sqlite3.Row
         return c
+
+    def db_one(self, sql, args=()):
+        """The first row of one query on the store (None when there is none)."""
+        c = self.db()
+        try:
+            return c.execute(sql, args).fetchone()
+        finally:
+            c.close()
 
     def upload_row(self, path):
         """The uploads row for an upload path ("/transient-<hex>")."""
@@ -917,6 +945,29 @@ class FaxdTestCase(unittest.TestCase):
     def send_ok(self, token, payload, user="self"):
         r = self.send(token, payload, user)
         return self.assertJson(r, 201, "SendFaxResponse")
+
+
+class FreshFaxdTestCase(FaxdTestCase):
+    """A fresh faxd per test, not started (adjust extra_env, then start it), with its
+    line.call_log in self.call_log. Subclasses may set faxd_env."""
+
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.faxd = Faxd(env=self.faxd_env, start=False)
+        self.call_log = os.path.join(self.faxd.root, "calls.log")
+        self.faxd.extra_env["FAXD_LINE_CALL_LOG"] = self.call_log
+        self.addCleanup(self.faxd.close)
+
+    def calls(self, fax_id=None):
+        """The call log's lines (of one fax when fax_id is given)."""
+        return call_log_lines(self.call_log, fax_id)
 
 
 def main():

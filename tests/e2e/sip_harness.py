@@ -55,7 +55,7 @@ def trunk_conf(name, **kv):
 class SipFaxd(Faxd):
     """A faxd with SIP on sip_port, media ports of its own and the given trunks."""
 
-    def __init__(self, trunks, sip_port=None, env=None, start=True):
+    def __init__(self, trunks, sip_port=None, env=None, start=True, share_store=None):
         self.sip_port = sip_port or free_udp_port()
         self.rtp_min = free_udp_port(step=1, region=MEDIA_PORTS)
         self.trunks_text = "".join(trunks)
@@ -66,7 +66,7 @@ class SipFaxd(Faxd):
             "FAXD_GENERAL_LOG_LEVEL": os.environ.get("FAXD_SIP_LOG", "info"),
         }
         e.update(env or {})
-        super().__init__(env=e, start=False)
+        super().__init__(env=e, start=False, share_store=share_store)
         self.conf_path = os.path.join(self.root, "faxd.conf")
         with open(self.conf_path, "w") as f:
             f.write(self.trunks_text)

@@ -10,32 +10,18 @@ import json
 import os
 import time
 
-from faxd_harness import ConnectionClosed, Faxd, fixture_bytes, main
-from faxd_harness import FaxdTestCase
+from faxd_harness import ConnectionClosed, fixture_bytes, main
+from faxd_harness import FreshFaxdTestCase
 from test_fax_flow import HEADER_ROWS, tiff_pages
 from test_webhooks import Receiver
 
 SANDBOX_OK = "+15550000001"
 
 
-class CrashTest(FaxdTestCase):
+class CrashTest(FreshFaxdTestCase):
     """A fresh faxd per test: each one dies on purpose."""
 
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
-
-    def setUp(self):
-        self.faxd = Faxd(start=False)
-        self.call_log = os.path.join(self.faxd.root, "calls.log")
-        self.faxd.extra_env.update({"FAXD_LINE_CALL_LOG": self.call_log,
-                                    "FAXD_WEBHOOK_ALLOW_PRIVATE": "on",
-                                    "FAXD_WEBHOOK_RETRY_BASE": "1"})
-        self.addCleanup(self.faxd.close)
+    faxd_env = {"FAXD_WEBHOOK_ALLOW_PRIVATE": "on", "FAXD_WEBHOOK_RETRY_BASE": "1"}
 
     # -- crash and restart
     def start_crashing_at(self, point):
@@ -56,14 +42,6 @@ class CrashTest(FaxdTestCase):
         self.faxd.start()
 
     # -- helpers
-    def calls(self, fax_id=None):
-        try:
-            with open(self.call_log) as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            return []
-        return [l for l in lines if fax_id is None or ("fax=%s " % fax_id) in l + " "]
-
     def send_doc(self, acct, to, names=("report.pdf",), retry=None):
         paths = []
         for name in names:

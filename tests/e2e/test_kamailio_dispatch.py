@@ -8,10 +8,8 @@ page, run concurrently."""
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 import unittest
 
 from faxd_harness import main
@@ -81,14 +79,6 @@ class KamailioDispatchTest(unittest.TestCase):
             self.assertEqual(rec["status"], "success",
                              sender.stderr_tail(4000) + kam.log()[-4000:])
 
-    def drain(self, node, on):
-        os.kill(node.proc.pid, signal.SIGUSR1 if on else signal.SIGUSR2)
-        want = 503 if on else 200
-        deadline = time.monotonic() + 10
-        while node.req("GET", "/readyz", prefix="").status != want:
-            self.assertLess(time.monotonic(), deadline, "readiness never became %d" % want)
-            time.sleep(0.1)
-
     def test_dispatch_probes_and_failover(self):
         node_ports = [free_udp_port(), free_udp_port()]
         self.kdir = tempfile.mkdtemp(prefix="faxd-kamailio-")
@@ -120,7 +110,7 @@ class KamailioDispatchTest(unittest.TestCase):
             # Node 1 drains: still alive (/healthz), not ready, and it answers probes and
             # INVITEs with 503. The probes take it out of the rotation: the next calls go
             # to node 2 without trying node 1.
-            self.drain(nodes[0], True)
+            nodes[0].drain(True)
             kam.wait_log(self, "faxd node %s is down" % node1)
             self.send_round(sender_fx, sender, 2, kam)
             wait_inbox(self, nodes[1], accts[1]["token"], 3)
@@ -128,14 +118,14 @@ class KamailioDispatchTest(unittest.TestCase):
             self.assertNotIn("faxd node failed", kam.log())
 
             # Undrained, node 1 answers its probes again and is back in the rotation.
-            self.drain(nodes[0], False)
+            nodes[0].drain(False)
             kam.wait_log(self, "faxd node %s is up" % node1)
 
             # Without probes kamailio learns of the drain only from the INVITE's 503:
             # the call fails over to node 2 (failure_route).
             kam.close()
             kam = self.start_kamailio(0)
-            self.drain(nodes[0], True)
+            nodes[0].drain(True)
             self.send_round(sender_fx, sender, 2, kam)
             wait_inbox(self, nodes[1], accts[1]["token"], 5)
             self.assertEqual(self.inbox_counts(nodes, accts), [1, 5])

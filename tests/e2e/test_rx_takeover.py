@@ -27,7 +27,7 @@ from test_fax_flow import HEADER_ROWS, tiff_pages
 from test_webhooks import Receiver
 
 DOC = "mixed_orientation.pdf"
-LEASE = {"FAXD_LINE_RX_LEASE": "3", "FAXD_WEBHOOK_ALLOW_PRIVATE": "on"}
+LEASE = {"FAXD_STORE_LEASE": "6", "FAXD_WEBHOOK_ALLOW_PRIVATE": "on"}
 
 
 class RxTakeoverTest(unittest.TestCase):
@@ -86,7 +86,7 @@ class RxTakeoverTest(unittest.TestCase):
         if PG_BASE:
             # Other nodes of the cluster; B1 stays dead (nothing to stop at cleanup).
             b1.proc = None
-            others = [Faxd(share_db_with=b1, node=n, env=LEASE) for n in ("b2", "b3")]
+            others = [Faxd(share_store=b1, node=n, env=LEASE) for n in ("b2", "b3")]
             for o in others:
                 self.addCleanup(o.close)
             node = others[0]

@@ -224,24 +224,41 @@ static struct fx_store *open_node(const char *dir, const char *node)
     return fx_test_store_open(dir, node, 0);
 }
 
+/* Two nodes' handles on one store (the second named node-b), a worker owner id of the
+ * first and two of the second, and an account with an upload. */
+struct pair {
+    char dir[64], uid[FX_UID_SIZE], p1[48];
+    const char *files[2];
+    struct fx_store *a, *b;
+    char wa[FX_UID_SIZE], wb[FX_UID_SIZE], wb2[FX_UID_SIZE];
+};
+
+static bool open_pair(struct pair *p)
+{
+    p->a = open_tmp(p->dir);
+    p->b = p->a ? open_node(p->dir, "node-b") : NULL;
+    CHECK(p->a && p->b);
+    if (!p->a || !p->b) return false;
+    fx_store_lease_owner(p->a, p->wa);
+    fx_store_lease_owner(p->b, p->wb);
+    fx_store_lease_owner(p->b, p->wb2);
+    make_account(p->a, p->uid);
+    make_upload(p->a, p->uid, "a.pdf", p->p1);
+    p->files[0] = p->files[1] = p->p1;
+    return true;
+}
+
 /* Two nodes on one store: a start-up releases only its own node's leases on PostgreSQL
  * (on SQLite one process owns the store, so all); a periodic duty runs on one node. */
 static void test_two_nodes(void)
 {
-    char dir[64], uid[FX_UID_SIZE], p1[48];
-    struct fx_store *a = open_tmp(dir);
-    struct fx_store *b = a ? open_node(dir, "node-b") : NULL;
-    CHECK(a && b);
-    if (!a || !b) return;
-    char wa[FX_UID_SIZE], wb[FX_UID_SIZE], wb2[FX_UID_SIZE];
-    fx_store_lease_owner(a, wa);
-    fx_store_lease_owner(b, wb);
-    fx_store_lease_owner(b, wb2);
+    struct pair p;
+    if (!open_pair(&p)) return;
+    struct fx_store *a = p.a, *b = p.b;
+    const char *wa = p.wa, *wb = p.wb, *wb2 = p.wb2, *uid = p.uid;
+    const char *const *files = p.files;
     CHECK(fx_id_valid(wa) && fx_id_valid(wb) && strcmp(wb, wb2) != 0);
     CHECK(strncmp(wa, wb, 8) != 0 && strncmp(wb, wb2, 8) == 0); /* node prefix */
-    make_account(a, uid);
-    make_upload(a, uid, "a.pdf", p1);
-    const char *files[2] = {p1, p1};
     struct fx_outbox o1, o2, c;
     struct fx_dest d[3];
     make_outbox(a, uid, files, 100, &o1, d);
@@ -270,6 +287,59 @@ static void test_two_nodes(void)
     CHECK(fx_store_duty_claim(b, "other duty", 5010, 59));
     CHECK(fx_store_duty_claim(b, "housekeeping", 5059, 59));
     CHECK(!fx_store_duty_claim(a, "housekeeping", 5060, 59));
+    fx_store_close(b);
+    fx_store_close(a);
+}
+
+/* Leases are renewed while work runs; once a node stops renewing (it died), another node
+ * takes the work over where it stood — a destination as a new attempt, resuming after
+ * its confirmed pages — and the first node's late writes are refused. */
+static void test_lease_takeover(void)
+{
+    struct pair p;
+    if (!open_pair(&p)) return;
+    struct fx_store *a = p.a, *b = p.b;
+    const enum fx_store_lease CONV = FX_STORE_LEASE_CONVERT, DIAL = FX_STORE_LEASE_DIAL;
+    struct fx_outbox o, c;
+    struct fx_dest d[3];
+    make_outbox(a, p.uid, p.files, 100, &o, d);
+
+    /* Conversion: renewed by a, b cannot take it; once a stops renewing, b can. */
+    CHECK(fx_store_outbox_claim_convert(a, p.wa, 1000, 60, &c) == FX_OK);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_lease_renew(a, CONV, o.id, p.wa, 1100) == FX_OK);
+    CHECK(fx_store_outbox_claim_convert(b, p.wb, 1061, 60, &c) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_outbox_claim_convert(b, p.wb, 1101, 60, &c) == FX_OK);
+    fx_store_outbox_clear(&c);
+    CHECK(fx_store_lease_renew(a, CONV, o.id, p.wa, 1200) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_outbox_converted(a, o.id, p.wa, "ab/x.tiff", 3, 1102) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_lease_renew(b, CONV, o.id, p.wb, 1200) == FX_OK);
+    CHECK(fx_store_outbox_converted(b, o.id, p.wb, "ab/x.tiff", 3, 1102) == FX_OK);
+    CHECK(fx_store_lease_renew(b, CONV, o.id, p.wb, 1300) == FX_ERR_NOT_FOUND); /* done */
+
+    /* Sending: a confirms a page and renews; b takes the other destination meanwhile. */
+    struct fx_send_job j, k, t;
+    CHECK(fx_store_dest_claim(a, p.wa, 2000, 60, &j) == FX_OK);
+    CHECK(j.attempt == 1 && j.pages_done == 0 && j.page_count == 3);
+    CHECK(fx_store_dest_progress(a, &j, p.wa, 1) == FX_OK);
+    CHECK(fx_store_lease_renew(a, DIAL, j.dest.fax_id, p.wa, 2080) == FX_OK);
+    CHECK(fx_store_dest_claim(b, p.wb, 2061, 60, &k) == FX_OK);
+    CHECK(strcmp(k.dest.fax_id, j.dest.fax_id) != 0);
+    /* a dies: its lease runs out at 2080, then b resumes after the confirmed page. */
+    CHECK(fx_store_dest_claim(b, p.wb2, 2080, 60, &t) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_dest_claim(b, p.wb2, 2081, 60, &t) == FX_OK);
+    CHECK_STR(t.dest.fax_id, j.dest.fax_id);
+    CHECK(t.attempt == 2 && t.pages_done == 1);
+    /* a's late writes (a node that was only cut off) are refused. */
+    struct fx_attempt at = {0};
+    strcpy(at.fax_id, j.dest.fax_id);
+    strcpy(at.direction, "outgoing");
+    CHECK(fx_store_lease_renew(a, DIAL, j.dest.fax_id, p.wa, 2200) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_dest_progress(a, &j, p.wa, 2) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_dest_retry(a, &j, p.wa, &at, 2, 0, false) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_lease_renew(b, DIAL, t.dest.fax_id, p.wb2, 2200) == FX_OK);
+    CHECK(fx_store_dest_retry(b, &t, p.wb2, &at, 2, 3000, false) == FX_OK);
+    CHECK(fx_store_lease_renew(b, DIAL, t.dest.fax_id, p.wb2, 2300) == FX_ERR_NOT_FOUND);
     fx_store_close(b);
     fx_store_close(a);
 }
@@ -436,5 +506,6 @@ int main(void)
     test_claim_and_convert();
     test_release_leases();
     test_two_nodes();
+    test_lease_takeover();
     return fx_check_result("test_store_queue");
 }
