@@ -228,8 +228,9 @@ static const struct conf_option options[] = {
     OPT_INT("store.pool", store_pool, "8", 1, 1000,
             "PostgreSQL connections a node opens at most (lent per statement or transaction)."),
     OPT_INT("store.lease", store_lease, "60", 6, 3600,
-            "Seconds a node's claim on a conversion or a call lasts unless renewed (every "
-            "third of it while the work runs); a dead node's work is taken over after it."),
+            "Seconds a node's claim on a conversion or a call (either way) lasts unless "
+            "renewed (every third of it while the work runs); a dead node's work is taken "
+            "over after it."),
 
     OPT_INT("fax.max_files", max_files, "10", 1, 10, "Most files one fax may carry."),
     OPT_SIZE("fax.max_bytes", max_fax_bytes, "31457280", 1024, 1073741824,
