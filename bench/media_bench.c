@@ -17,7 +17,8 @@
  *
  * Output: one line per failed call, then `RESULT key=value …`.
  * Environment: BENCH_WORK (scratch base, default /tmp), BENCH_PAGES, BENCH_STAGGER_MS,
- * BENCH_JITTER_MS (60), BENCH_LOG_LEVEL (warn).
+ * BENCH_JITTER_MS (60), BENCH_LOG_LEVEL (warn), BENCH_RT_PRIORITY (10, as faxd's
+ * sip.media_priority; 0 = normal scheduling).
  * Exit status: 0 every call succeeded, 1 a call failed, 2 could not run. */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -146,7 +147,8 @@ int main(int argc, char **argv)
                                .port_max = base + 4 * n + 8,
                                .threads = threads,
                                .jitter_ms = env_int("BENCH_JITTER_MS", 60),
-                               .t38_redundancy = 3};
+                               .t38_redundancy = 3,
+                               .rt_priority = env_int("BENCH_RT_PRIORITY", 10)};
     struct fx_media *m = NULL;
     struct call *calls = calloc((size_t)n, sizeof *calls);
     if (!calls || fx_media_new(&cfg, &m) != FX_OK) return 2;

@@ -303,6 +303,8 @@ static const struct conf_option options[] = {
             "Highest UDP port for RTP/UDPTL media."),
     OPT_INT("sip.media_threads", sip_media_threads, "2", 1, 64,
             "Threads running the 20 ms media clock of SIP calls."),
+    OPT_INT("sip.media_priority", sip_media_priority, "10", 0, 99,
+            "Real-time (SCHED_RR) priority of the media threads; 0 = normal scheduling."),
     OPT_INT("sip.jitter_ms", sip_jitter_ms, "60", 0, 500,
             "RTP jitter buffer depth in milliseconds."),
     OPT_INT("sip.t38_redundancy", sip_t38_redundancy, "3", 0, 7,

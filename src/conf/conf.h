@@ -94,6 +94,7 @@ struct fx_conf {
     char *sip_public_address;   /* sip.public_address: address written in SDP/Contact ("" = address) */
     int64_t sip_rtp_min, sip_rtp_max; /* sip.rtp_port_min/max: media ports */
     int64_t sip_media_threads;  /* sip.media_threads */
+    int64_t sip_media_priority; /* sip.media_priority: SCHED_RR priority, 0 = normal */
     int64_t sip_jitter_ms;      /* sip.jitter_ms */
     int64_t sip_t38_redundancy; /* sip.t38_redundancy: copies of each IFP packet */
     int64_t sip_ring_timeout;   /* sip.ring_timeout: seconds before CANCEL */

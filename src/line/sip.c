@@ -570,6 +570,7 @@ enum fx_err fx_sipline_new(const struct fx_lines_cfg *cfg, const struct fx_lines
                               .port_min = (int)conf->sip_rtp_min,
                               .port_max = (int)conf->sip_rtp_max,
                               .threads = (int)conf->sip_media_threads,
+                              .rt_priority = (int)conf->sip_media_priority,
                               .jitter_ms = (int)conf->sip_jitter_ms,
                               .t38_redundancy = (int)conf->sip_t38_redundancy};
     enum fx_err e = fx_media_new(&mc, &sl->media);

@@ -34,6 +34,9 @@ struct fx_media_cfg {
     int jitter_ms;          /* RTP playout delay: 20..200, rounded to whole 20 ms frames;
                              * 0 = 60 */
     int t38_redundancy;     /* UDPTL secondary IFPs per packet we send: 0..8 (0 = none) */
+    int rt_priority;        /* SCHED_RR priority of the workers, 1..99; 0 = normal
+                             * scheduling. Where the system refuses it (no CAP_SYS_NICE),
+                             * the workers run at normal priority (fx_media_realtime). */
     /* Testing only (0 in production): tick period in microseconds instead of 20,000, to run
      * calls faster than real time; and datagrams we send dropped / held back one tick
      * (reordered), in parts per thousand, from a seeded generator. */
@@ -88,6 +91,8 @@ typedef void (*fx_media_event_cb)(struct fx_media_leg *leg, enum fx_media_event 
 enum fx_err fx_media_new(const struct fx_media_cfg *cfg, struct fx_media **out);
 /* Stops the workers. All legs must have been freed. */
 void fx_media_free(struct fx_media *m);
+/* Whether the workers run under the real-time scheduling cfg->rt_priority asked for. */
+bool fx_media_realtime(const struct fx_media *m);
 
 /* Binds a free port pair from the range and adds the leg to a worker; it sends nothing and
  * drops what arrives until fx_media_leg_start. FX_ERR_UNAVAILABLE when no pair is free.

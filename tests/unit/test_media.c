@@ -16,6 +16,8 @@
  * build/parse round trips are checked directly. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -455,6 +457,19 @@ static void test_config(void)
     cfg = media_cfg(31800);
     cfg.bind_ip = "not-an-address";
     CHECK(fx_media_new(&cfg, &m) == FX_ERR_IO);
+    cfg = media_cfg(31800);
+    cfg.rt_priority = 100;
+    CHECK(fx_media_new(&cfg, &m) == FX_ERR_INVALID);
+    /* Real-time workers exactly where the system allows SCHED_RR (root here). */
+    struct sched_param rr = {.sched_priority = 5}, other = {.sched_priority = 0};
+    bool allowed = pthread_setschedparam(pthread_self(), SCHED_RR, &rr) == 0;
+    CHECK(pthread_setschedparam(pthread_self(), SCHED_OTHER, &other) == 0);
+    for (int prio = 0; prio <= 5; prio += 5) {
+        cfg.rt_priority = prio;
+        CHECK(fx_media_new(&cfg, &m) == FX_OK);
+        CHECK(fx_media_realtime(m) == (prio > 0 && allowed));
+        fx_media_free(m);
+    }
     cfg = media_cfg(31800);
     cfg.port_max = 31803; /* two pairs */
     CHECK(fx_media_new(&cfg, &m) == FX_OK);
