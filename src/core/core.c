@@ -2,6 +2,7 @@
  * libsodium is used only here (random bytes, SHA-256, constant-time compare). */
 #include "core/core.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -523,6 +524,28 @@ enum fx_err fx_fsync_dir(const char *dir)
     int rc = fsync(fd);
     close(fd);
     return rc == 0 ? FX_OK : FX_ERR_IO;
+}
+
+enum fx_err fx_dir_clear(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return FX_ERR_IO;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') unlinkat(dirfd(d), de->d_name, 0);
+    closedir(d);
+    return FX_OK;
+}
+
+void fx_deadline_ms(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }
 
 static long pidfile_read(int fd)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ---- errors -------------------------------------------------------------
  * One enum for the whole program. Each value has one row in core.c's table giving
@@ -174,6 +175,9 @@ bool fx_rates_parse(const char *spec, struct fx_rates *out, char *why, size_t wh
 /* The multiplier for number; true when calls to it are refused. */
 bool fx_rates_find(const struct fx_rates *r, const char *number, double *multiplier);
 
+/* A CLOCK_REALTIME time ms milliseconds from now, for pthread_cond_timedwait. */
+void fx_deadline_ms(struct timespec *ts, int64_t ms);
+
 /* ---- crash points ------------------------------------------------------------
  * Named places where a `kill -9` is most dangerous (mid-upload, mid-conversion, mid-page,
  * between a call's end and its record, …). FAXD_TEST_CRASH_AT=name[:n] makes the n-th
@@ -187,6 +191,9 @@ void fx_crash_point(const char *name);
 enum fx_err fx_mkdirs(const char *path);
 /* fsync the directory holding path, so a rename inside it is durable. */
 enum fx_err fx_fsync_dir(const char *dir);
+/* Removes the files directly in dir (not dot files, not subdirectories' contents): the
+ * temporaries a killed process left. FX_ERR_IO when dir cannot be read. */
+enum fx_err fx_dir_clear(const char *dir);
 
 /* The pid file of the faxd serving a data directory, <data_dir>/faxd.pid, locked (flock)
  * for the process's life: a second faxd on the same directory would release the first

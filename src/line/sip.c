@@ -137,15 +137,19 @@ static void scall_init(struct scall *c, struct fx_sipline *sl)
 
 /* ---- channels across nodes (cfg->channel_take) ---- */
 
-#define CHANNEL_LEASE_S 90    /* a dead node's calls stop counting this long after */
-#define CHANNEL_RENEW_MS 30000
+/* A channel claim is a lease like every other claim of the node (store.lease, renewed
+ * every third of it): a dead node's calls stop counting once it has run out. */
+static int channel_lease_s(const struct scall *c)
+{
+    return (int)c->sl->conf->store_lease;
+}
 
 static bool channel_take(struct scall *c, const char *trunk, int limit)
 {
     const struct fx_lines_cfg *lc = c->sl->cfg;
     if (!lc->channel_take) return true;
     c->claim_renewed = fx_clock_mono_ms();
-    return lc->channel_take(trunk, limit, CHANNEL_LEASE_S, c->claim, lc->arg);
+    return lc->channel_take(trunk, limit, channel_lease_s(c), c->claim, lc->arg);
 }
 
 /* up: renews the lease when due; else frees the channel (once). */
@@ -154,9 +158,9 @@ static void channel_keep(struct scall *c, bool up)
     const struct fx_lines_cfg *lc = c->sl->cfg;
     if (!c->claim[0] || !lc->channel_keep) return;
     int64_t now = fx_clock_mono_ms();
-    if (up && now - c->claim_renewed < CHANNEL_RENEW_MS) return;
+    if (up && now - c->claim_renewed < channel_lease_s(c) * 1000 / 3) return;
     c->claim_renewed = now;
-    lc->channel_keep(c->claim, up ? CHANNEL_LEASE_S : 0, lc->arg);
+    lc->channel_keep(c->claim, up ? channel_lease_s(c) : 0, lc->arg);
     if (!up) c->claim[0] = 0;
 }
 
@@ -242,9 +246,7 @@ static bool step(struct scall *c)
     pthread_mutex_lock(&c->mu);
     if (c->ev_head == c->ev_tail && !c->tone && !c->page && !(c->done && !c->done_at)) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        fx_deadline_ms(&ts, 200);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     if (c->ev_head != c->ev_tail) {

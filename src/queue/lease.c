@@ -97,8 +97,7 @@ static void *keeper_main(void *arg)
         pthread_mutex_lock(&q->lease_mu);
         if (q->keeper_stop) break;
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1; /* leases are whole seconds */
+        fx_deadline_ms(&ts, 1000); /* leases are whole seconds */
         pthread_cond_timedwait(&q->lease_cond, &q->lease_mu, &ts);
     }
     pthread_mutex_unlock(&q->lease_mu);

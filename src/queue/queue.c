@@ -254,13 +254,7 @@ bool fx_queue_wait(struct fx_queue *q, struct worker_ctx *w, bool previews_wake)
     unsigned seen = q->kicks;
     if (!q->stop && !(previews_wake && q->previews)) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += POLL_MS / 1000;
-        ts.tv_nsec += (long)(POLL_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        fx_deadline_ms(&ts, POLL_MS);
         while (!q->stop && !(previews_wake && q->previews) && q->kicks == seen)
             if (pthread_cond_timedwait(&q->cond, &q->mu, &ts) != 0) break;
     }

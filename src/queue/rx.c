@@ -21,7 +21,6 @@
  * then the row stays, unrenewed, for a takeover.
  *
  * Lock order: rx->mu only, never held across a store call. */
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,10 +352,7 @@ static void *rx_main(void *arg)
         /* Wake for new work, the tick, or a call's retry (at most a second away). */
         int64_t wait_ms = next_tick - now < 1000 ? next_tick - now : 1000;
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        fx_deadline_ms(&ts, wait_ms);
         pthread_cond_timedwait(&rx->cv, &rx->mu, &ts);
     }
     pthread_mutex_unlock(&rx->mu);
@@ -364,17 +360,6 @@ static void *rx_main(void *arg)
 }
 
 /* ---- lifetime ---- */
-
-/* Removes what a killed process left in dir (pages half copied, faxes half joined). */
-static void clear_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (de->d_name[0] != '.') unlinkat(dirfd(d), de->d_name, 0);
-    closedir(d);
-}
 
 enum fx_err fx_queue_rx_new(struct fx_queue *q)
 {
@@ -389,7 +374,7 @@ enum fx_err fx_queue_rx_new(struct fx_queue *q)
         free(rx);
         return e;
     }
-    clear_dir(rx->dir);
+    fx_dir_clear(rx->dir); /* pages half copied, faxes half joined by a killed process */
     pthread_mutex_init(&rx->mu, NULL);
     pthread_cond_init(&rx->cv, NULL);
     q->rx = rx;

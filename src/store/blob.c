@@ -22,14 +22,7 @@ enum fx_err fx_blob_init(struct fx_store *s)
     enum fx_err e = fx_mkdirs(tmp);
     if (e) return e;
     /* Temporaries belong to writes that were never acknowledged: drop them. */
-    DIR *d = opendir(tmp);
-    if (!d) return FX_ERR_IO;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        unlinkat(dirfd(d), de->d_name, 0);
-    }
-    closedir(d);
+    if ((e = fx_dir_clear(tmp))) return e;
     return s->blobs_in_db ? fx_blob_db_init(s) : FX_OK;
 }
 
