@@ -241,7 +241,8 @@ static void renew(struct fx_queue_rx *rx)
         if (c->begun && !c->ended && !c->lost) fx_strlcpy(ids[k++], c->row.id, sizeof *ids);
     pthread_mutex_unlock(&rx->mu);
     for (int i = 0; i < k; i++) {
-        enum fx_err e = fx_store_rx_renew(s, ids[i], rx->owner, fx_clock_now() + rx->lease_s);
+        enum fx_err e = fx_store_lease_renew(s, FX_STORE_LEASE_RX, ids[i], rx->owner,
+                                             fx_clock_now() + rx->lease_s);
         if (e) fx_warn("queue rx lease not renewed fax=%s error=%s", ids[i], fx_err_code(e));
         if (e != FX_ERR_NOT_FOUND) continue;
         pthread_mutex_lock(&rx->mu);

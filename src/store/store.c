@@ -1678,6 +1678,8 @@ enum fx_err fx_store_lease_renew(struct fx_store *s, enum fx_store_lease kind, c
     const char *sql = kind == FX_STORE_LEASE_DIAL
                           ? "UPDATE outbox_dests SET lease_until = ? WHERE fax_id = ? AND "
                             "lease_owner = ? AND state = 'pending'"
+                      : kind == FX_STORE_LEASE_RX
+                          ? "UPDATE rx_calls SET lease_until = ? WHERE id = ? AND lease_owner = ?"
                           : "UPDATE outbox SET lease_until = ? WHERE id = ? AND lease_owner = ? "
                             "AND status = 'converting'";
     int64_t changed = 0;
@@ -1797,16 +1799,6 @@ enum fx_err fx_store_rx_page(struct fx_store *s, const char *id, const char *own
         e = q_run(s, NULL, "INSERT INTO rx_pages (call_id, page, blob) VALUES (?, ?, ?)", "tnt",
                   id, page, blob);
     return tx_end(s, e);
-}
-
-enum fx_err fx_store_rx_renew(struct fx_store *s, const char *id, const char *owner,
-                              int64_t lease_until)
-{
-    int64_t n = 0;
-    enum fx_err e = q_run(s, &n, "UPDATE rx_calls SET lease_until = ? WHERE id = ? AND "
-                                 "lease_owner = ?",
-                          "itt", lease_until, id, owner);
-    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
 }
 
 enum fx_err fx_store_rx_claim(struct fx_store *s, const char *owner, int64_t now,

@@ -362,9 +362,11 @@ enum fx_err fx_store_dest_retry(struct fx_store *s, const struct fx_send_job *jo
  * confirmed, finishes without dialling again). FX_ERR_NOT_FOUND when the lease was lost. */
 enum fx_err fx_store_dest_progress(struct fx_store *s, const struct fx_send_job *job,
                                    const char *owner, int pages_done);
-/* What a worker's lease is on: an outbox record it converts, a destination it dials. */
-enum fx_store_lease { FX_STORE_LEASE_CONVERT, FX_STORE_LEASE_DIAL };
-/* Renews owner's lease on id (the record's id, the destination's fax id) until `until`,
+/* What a lease is on: an outbox record being converted, a destination being dialled, an
+ * inbound call whose pages are being stored (fx_store_rx_*). */
+enum fx_store_lease { FX_STORE_LEASE_CONVERT, FX_STORE_LEASE_DIAL, FX_STORE_LEASE_RX };
+/* Renews owner's lease on id (the record's id, the destination's fax id, the inbound
+ * call's id) until `until`,
  * while the work goes on. FX_ERR_NOT_FOUND when owner no longer holds it (another worker
  * claimed it after it expired, or the work ended): the owner must then stop trusting
  * its claim. Nodes sharing a store compare leases with their own clocks. */
@@ -407,9 +409,7 @@ enum fx_err fx_store_rx_begin(struct fx_store *s, const struct fx_rx_call *c);
  * or another node took it over): the caller then removes its blob. */
 enum fx_err fx_store_rx_page(struct fx_store *s, const char *id, const char *owner, int page,
                              const char *blob, int64_t lease_until);
-/* Renews owner's lease of call id to lease_until. FX_ERR_NOT_FOUND when owner lost it. */
-enum fx_err fx_store_rx_renew(struct fx_store *s, const char *id, const char *owner,
-                              int64_t lease_until);
+/* (The lease of call id is renewed with fx_store_lease_renew, FX_STORE_LEASE_RX.) */
 /* Claims the oldest row whose lease expired before now (its node died, or released it)
  * for owner until now + lease_s; *out gets it. FX_ERR_NOT_FOUND when there is none. Two
  * nodes never claim one row at once. */

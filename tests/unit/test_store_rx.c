@@ -101,8 +101,9 @@ static void test_pages_under_lease(void)
     CHECK_STR(p.blob[1], k2);
     /* Renewed by each page and on its own: nobody can claim it while it lives. */
     CHECK(fx_store_rx_claim(s, "other", 1079, 60, &got) == FX_ERR_NOT_FOUND);
-    CHECK(fx_store_rx_renew(s, c.id, me, 1200) == FX_OK);
-    CHECK(fx_store_rx_renew(s, c.id, "someone else", 1300) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_lease_renew(s, FX_STORE_LEASE_RX, c.id, me, 1200) == FX_OK);
+    CHECK(fx_store_lease_renew(s, FX_STORE_LEASE_RX, c.id, "someone else", 1300) ==
+          FX_ERR_NOT_FOUND);
     CHECK(fx_store_rx_claim(s, "other", 1199, 60, &got) == FX_ERR_NOT_FOUND);
     /* A call that ends with nothing to keep takes its pages with it. */
     CHECK(fx_store_rx_end(s, c.id) == FX_OK);
@@ -206,7 +207,7 @@ static void test_takeover_by_another_node(void)
     CHECK(got.lease_until == 2036);
     /* b holds it now: c finds nothing, and a (had it lived on) lost it. */
     CHECK(fx_store_rx_claim(c, wc, 2032, 5, &got2) == FX_ERR_NOT_FOUND);
-    CHECK(fx_store_rx_renew(a, call.id, wa, 2100) == FX_ERR_NOT_FOUND);
+    CHECK(fx_store_lease_renew(a, FX_STORE_LEASE_RX, call.id, wa, 2100) == FX_ERR_NOT_FOUND);
     char k3[96];
     put_blob(a, "page three", k3);
     CHECK(fx_store_rx_page(a, call.id, wa, 3, k3, 2100) == FX_ERR_NOT_FOUND);
