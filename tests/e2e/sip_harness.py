@@ -100,6 +100,24 @@ def wait_inbox(tc, fx, tok, count, timeout=120):
     tc.fail("inbox has %d records, expected %d\n%s" % (len(recs), count, fx.stderr_tail(6000)))
 
 
+def inbox_counts(tc, pairs, total, timeout=60):
+    """Inbox sizes of each (faxd, account) in pairs once they add up to total. A
+    receiver files its fax when the call has ended, a moment after the sender already
+    reports success, so the counts are polled; every record must be a success."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = []
+        for fx, acct in pairs:
+            r = fx.req("GET", "/accounts/self/faxes", token=acct["token"],
+                       query={"category": "inbox"})
+            recs = tc.assertJson(r, 200, "FaxList")["data"]["records"]
+            tc.assertTrue(all(x["status"] == "success" for x in recs), recs)
+            counts.append(len(recs))
+        if sum(counts) >= total or time.monotonic() >= deadline:
+            return counts
+        time.sleep(0.5)
+
+
 # --------------------------------------------------------------------------------------
 # baresip as a third-party far end (SIP.md): headless, one account, scripted by config.
 

@@ -12,7 +12,8 @@ import tempfile
 import unittest
 
 from faxd_harness import main
-from sip_harness import KAMAILIO, Kamailio, SipFaxd, free_udp_port, send_doc, trunk_conf, wait_fax
+from sip_harness import (KAMAILIO, Kamailio, SipFaxd, free_udp_port, inbox_counts, send_doc,
+                         trunk_conf, wait_fax)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFG_IN = os.path.join(os.path.dirname(HERE), "sip", "kamailio.cfg.in")
@@ -89,13 +90,7 @@ class KamailioTest(unittest.TestCase):
             for fid in fax_ids:
                 rec = wait_fax(self, a, sender["token"], fid, timeout=240)
                 self.assertEqual(rec["status"], "success", a.stderr_tail(6000))
-            counts = []
-            for b, acct in zip(fxs[1:], receivers):
-                r = b.req("GET", "/accounts/self/faxes", token=acct["token"],
-                          query={"category": "inbox"})
-                recs = self.assertJson(r)["data"]["records"]
-                self.assertTrue(all(x["status"] == "success" for x in recs), recs)
-                counts.append(len(recs))
+            counts = inbox_counts(self, list(zip(fxs[1:], receivers)), 4)
             self.assertEqual(sum(counts), 4, counts)
             self.assertTrue(all(c >= 1 for c in counts), counts)
             # Granted 10 s, the registration was refreshed during the calls.
