@@ -61,6 +61,8 @@ bool fx_queue_lease_valid(struct worker_ctx *w)
     return ok;
 }
 
+#define RENEW_WARN_EVERY 10 /* seconds between repeated "not renewed" warnings */
+
 /* Renews w's lease when a third of it has passed since its last renewal. The store is
  * called outside the lock; the answer applies only to the claim it was made for (gen):
  * the worker may have ended it and claimed again meanwhile. */
@@ -77,11 +79,16 @@ static void renew_one(struct fx_queue *q, struct worker_ctx *w, int64_t now)
     bool same = w->lease.held && w->lease.gen == l.gen;
     if (same && !e && until > w->lease.until) w->lease.until = until;
     if (same && e == FX_ERR_NOT_FOUND) w->lease.lost = true;
+    /* While the store is unreachable renewal is retried every second; the failure is
+     * logged when it starts and then every RENEW_WARN_EVERY seconds, not each time. */
+    bool warn = same && e && e != FX_ERR_NOT_FOUND &&
+                (!w->lease.warned || now - w->lease.warned >= RENEW_WARN_EVERY);
+    if (warn) w->lease.warned = now;
     pthread_mutex_unlock(&q->lease_mu);
     const char *what = l.kind == FX_STORE_LEASE_DIAL ? "fax" : "outbox";
     if (same && e == FX_ERR_NOT_FOUND)
         fx_warn("queue lease lost %s=%s: another worker holds it now", what, l.id);
-    else if (same && e)
+    else if (warn)
         fx_warn("queue lease not renewed %s=%s until=%lld error=%s", what, l.id,
                 (long long)l.until, fx_err_code(e));
 }

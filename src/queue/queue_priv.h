@@ -22,6 +22,7 @@ struct lease {
     bool lost;            /* the store said the worker no longer holds it */
     unsigned gen;         /* counts the worker's claims: a late renewal answer is not
                            * applied to a newer claim */
+    int64_t warned;       /* when a failed renewal was last logged (0: not yet) */
 };
 
 /* One worker thread: a converter (conv != NULL) or a dialer. */
