@@ -145,9 +145,21 @@ enum fx_err fx_store_fax_update(struct fx_store *s, const char *id, const char *
 
 enum fx_err fx_store_fax_delete(struct fx_store *s, const char *id)
 {
+    char blob[96] = "";
     int64_t n = 0;
-    enum fx_err e = q_run(s, &n, "DELETE FROM faxes WHERE id = ?", "t", id);
-    return e ? e : n ? FX_OK : FX_ERR_NOT_FOUND;
+    enum fx_err e = tx_begin(s);
+    if (e) return e;
+    struct q q;
+    if (!(e = q_start(s, &q, "SELECT blob FROM faxes WHERE id = ?", "t", id))) {
+        if (q_step(&q) == FX_DB_ROW) CP(blob, qt(&q, 0));
+        q_end(&q);
+    }
+    if (!e) e = q_run(s, &n, "DELETE FROM faxes WHERE id = ?", "t", id);
+    if (!e && !n) e = FX_ERR_NOT_FOUND;
+    if (!e) e = fx_store_blob_drop(s, blob);
+    if ((e = tx_end(s, e))) return e;
+    fx_store_blob_purge(s, blob);
+    return FX_OK;
 }
 
 /* ---- sending ---- */
@@ -349,16 +361,17 @@ enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *j
             e = q_run(s, NULL, "DELETE FROM outbox_files WHERE outbox_id = ?", "t",
                       job->outbox_id);
         if (!e) e = q_run(s, NULL, "DELETE FROM outbox WHERE id = ?", "t", job->outbox_id);
+        if (!e) e = fx_store_blob_drop(s, job->doc_blob);
     }
     if ((e = tx_end(s, e))) return e;
-    if (pending == 0 && job->doc_blob[0]) fx_blob_remove(s, job->doc_blob);
+    if (pending == 0) fx_store_blob_purge(s, job->doc_blob);
     return FX_OK;
 }
 
 /* ---- inbound calls in progress ---- */
 
-/* The blob keys of a call's pages, collected inside the transaction that drops their
- * rows and removed once it committed (blob removal runs transactions of its own). */
+/* The blob keys of a call's pages, collected and noted (fx_store_blob_drop) inside the
+ * transaction that drops their rows, and removed once it committed. */
 struct rx_keys {
     char (*v)[96];
     int n, cap;
@@ -383,6 +396,7 @@ static enum fx_err rx_key_add(int page, const char *blob, void *arg)
 static enum fx_err rx_drop(struct fx_store *s, const char *id, struct rx_keys *k)
 {
     enum fx_err e = fx_store_rx_pages(s, id, rx_key_add, k);
+    for (int i = 0; !e && i < k->n; i++) e = fx_store_blob_drop(s, k->v[i]);
     if (!e) e = q_run(s, NULL, "DELETE FROM rx_pages WHERE call_id = ?", "t", id);
     if (!e) e = q_run(s, NULL, "DELETE FROM rx_calls WHERE id = ?", "t", id);
     return e;
@@ -391,7 +405,7 @@ static enum fx_err rx_drop(struct fx_store *s, const char *id, struct rx_keys *k
 /* After the transaction: removes the blobs when it committed. */
 static enum fx_err rx_keys_done(struct fx_store *s, struct rx_keys *k, enum fx_err e)
 {
-    for (int i = 0; !e && i < k->n; i++) fx_blob_remove(s, k->v[i]);
+    for (int i = 0; !e && i < k->n; i++) fx_store_blob_purge(s, k->v[i]);
     free(k->v);
     return e;
 }

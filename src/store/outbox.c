@@ -77,13 +77,15 @@ enum fx_err fx_store_upload_expire(struct fx_store *s, int64_t before, int *remo
         /* The condition is checked again in the DELETE itself, so an upload that a send
          * named since the scan above stays. */
         int64_t gone = 0;
+        if ((e = tx_begin(s))) break;
         e = q_run(s, &gone,
                   "DELETE FROM uploads WHERE path = ? AND NOT EXISTS (SELECT 1 FROM outbox o "
                   "WHERE o.files LIKE '%\"' || uploads.path || '\"%')",
                   "t", list[i].path);
-        if (!e && gone && fx_blob_remove(s, list[i].blob))
-            fx_warn("store upload blob not removed path=%s", list[i].path);
-        done += !e && gone;
+        if (!e && gone) e = fx_store_blob_drop(s, list[i].blob);
+        if ((e = tx_end(s, e))) break;
+        if (gone) fx_store_blob_purge(s, list[i].blob);
+        done += gone != 0;
     }
     free(list);
     if (removed) *removed = done;

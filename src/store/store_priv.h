@@ -138,6 +138,11 @@ enum fx_err fx_store_ledger_move(struct fx_store *s, const char *uid, int64_t de
 void fx_store_webhook_secret_new(char out[FX_WEBHOOK_SECRET_SIZE]);
 /* hooks.c: inserts a final fax record, debits its cost and adds its webhook deliveries. */
 enum fx_err fx_store_fax_create_notify(struct fx_store *s, const struct fx_fax *f);
+/* blob.c: inside the transaction that deletes a blob's last record, notes its key
+ * (empty: nothing); after the commit fx_store_blob_purge removes the blob and the note.
+ * A purge that fails leaves the note for fx_blob_trash_empty. */
+enum fx_err fx_store_blob_drop(struct fx_store *s, const char *key);
+enum fx_err fx_store_blob_purge(struct fx_store *s, const char *key);
 /* outbox.c: moves an outbox record to status, appending to its status history. */
 enum fx_err fx_store_outbox_status_append(struct fx_store *s, const char *id,
                                           const char *status, int64_t at);
