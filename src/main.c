@@ -85,6 +85,9 @@ static void housekeeping(const struct fx_conf *conf, struct fx_store *store, boo
     enum fx_err e = fx_store_upload_expire(store, fx_clock_now() - conf->upload_ttl, &removed);
     if (e) fx_warn("housekeeping upload expiry failed error=%s", fx_err_code(e));
     else if (removed) fx_info("housekeeping uploads expired count=%d", removed);
+    /* Blobs whose records a crash deleted without them. */
+    if ((removed = fx_blob_trash_empty(store)))
+        fx_info("housekeeping blobs of deleted records removed count=%d", removed);
 }
 
 static int run(const struct fx_conf *conf)

@@ -184,11 +184,7 @@ enum fx_err fx_h_fax_delete(struct fx_req *r)
     struct fx_fax f;
     enum fx_err e = owned_fax(r, &f);
     if (e) return e;
-    e = fx_store_fax_delete(r->api->store, f.id);
-    /* The record is gone first, so a failure below leaves an orphan file, never a
-     * record without its image. */
-    if (!e && f.blob[0] && fx_blob_remove(r->api->store, f.blob))
-        fx_warn("api fax image not removed fax=%s", f.id);
+    e = fx_store_fax_delete(r->api->store, f.id); /* with its image */
     fx_store_fax_clear(&f);
     return e ? e : fx_reply_empty(r);
 }

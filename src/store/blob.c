@@ -230,3 +230,53 @@ enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix
     if (link(src, dst) != 0) return FX_ERR_IO;
     return fx_fsync_dir(dir);
 }
+
+/* ---- blobs whose last record is gone (blob_trash, migration 14) ----
+ * A blob cannot be removed inside the transaction that deletes its record (a file is not
+ * transactional, and the database blob store runs transactions of its own), and removing
+ * it before the commit would leave a record without its bytes. So the transaction notes
+ * the key, the blob goes after the commit, and the note with it; housekeeping removes
+ * what a crash left noted. */
+
+enum fx_err fx_store_blob_drop(struct fx_store *s, const char *key)
+{
+    if (!key || !key[0]) return FX_OK;
+    return q_run(s, NULL,
+                 "INSERT INTO blob_trash (key, since) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                 "ti", key, fx_clock_now());
+}
+
+enum fx_err fx_store_blob_purge(struct fx_store *s, const char *key)
+{
+    if (!key || !key[0]) return FX_OK;
+    fx_crash_point("blob_purge");
+    enum fx_err e = fx_blob_remove(s, key);
+    /* A key that is not a blob key names nothing to remove: its note goes too. */
+    if (!e || e == FX_ERR_INVALID)
+        e = q_run(s, NULL, "DELETE FROM blob_trash WHERE key = ?", "t", key);
+    if (e) fx_warn("store blob not removed key=%s error=%s", key, fx_err_code(e));
+    return e;
+}
+
+int fx_blob_trash_empty(struct fx_store *s)
+{
+    enum { BATCH = 256 };
+    int done = 0;
+    for (;;) {
+        char(*keys)[96] = calloc(BATCH, sizeof *keys);
+        if (!keys) return done;
+        int n = 0;
+        struct q q;
+        if (!q_start(s, &q, "SELECT key FROM blob_trash ORDER BY since, key LIMIT ?", "n",
+                     (int)BATCH)) {
+            while (n < BATCH && q_step(&q) == FX_DB_ROW) CP(keys[n++], qt(&q, 0));
+            q_end(&q);
+        }
+        int removed = 0;
+        for (int i = 0; i < n; i++) removed += fx_store_blob_purge(s, keys[i]) == FX_OK;
+        free(keys);
+        done += removed;
+        /* A batch that removed nothing (the store is failing) waits for the next pass. */
+        if (n < BATCH || removed == 0) return done;
+    }
+}

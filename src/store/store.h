@@ -474,6 +474,7 @@ enum fx_err fx_store_fax_list(struct fx_store *s, const struct fx_fax_query *q,
 /* Sets comment (when non-NULL) and/or is_read (when is_read >= 0); bumps last_update. */
 enum fx_err fx_store_fax_update(struct fx_store *s, const char *id, const char *comment,
                                 int is_read, int64_t now);
+/* Deletes the record and, once that committed, its image blob. */
 enum fx_err fx_store_fax_delete(struct fx_store *s, const char *id);
 /* Marks an incoming fax as spam (category spam) or not (category inbox). */
 enum fx_err fx_store_fax_set_spam(struct fx_store *s, const char *id, bool spam, int64_t now);
@@ -624,8 +625,13 @@ enum fx_err fx_blob_put_file(struct fx_store *s, const char *src_path, const cha
  * each be deleted on their own. new_key[96] gets its key. */
 enum fx_err fx_blob_link(struct fx_store *s, const char *key, const char *suffix,
                          char new_key[96]);
-/* Deletes a blob (a deleted fax's image). A missing blob is not an error. */
+/* Deletes a blob that no record names (e.g. one written for a request that then
+ * failed). A missing blob is not an error. The store itself removes the blobs of the
+ * records it deletes. */
 enum fx_err fx_blob_remove(struct fx_store *s, const char *key);
+/* Removes the blobs whose records were deleted but which a crash (or a failing store)
+ * kept from being removed; returns how many. For housekeeping. */
+int fx_blob_trash_empty(struct fx_store *s);
 /* Drops this node's copies of database blobs (PostgreSQL) and derived files unused for
  * a day, at most once an hour. For the housekeeping of every node. */
 void fx_blob_sweep(struct fx_store *s);

@@ -1,10 +1,14 @@
-/* store (private): the store handle and the helpers shared by store.c, blob.c and
- * blob_db.c. */
+/* store (private): the store handle and the helpers shared by the store's files:
+ * store.c (connections, queries, transactions, open and migrate), the record files by
+ * domain (accounts.c, outbox.c, faxes.c, hooks.c) and the blob store (blob.c,
+ * blob_db.c). */
 #ifndef FX_STORE_PRIV_H
 #define FX_STORE_PRIV_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "store/db.h"
 #include "store/store.h"
@@ -72,5 +76,75 @@ enum fx_err fx_store_run(struct fx_store *s, int64_t *changed, const char *sql,
 enum fx_err fx_store_tx_begin(struct fx_store *s);
 enum fx_err fx_store_tx_end(struct fx_store *s, enum fx_err e);
 const char *fx_store_data_dir(struct fx_store *s);
+#define q_run fx_store_run
+#define tx_begin fx_store_tx_begin
+#define tx_end fx_store_tx_end
+/* A claim's transaction (db.h's begin_claim): its SELECT ends with FOR UPDATE SKIP
+ * LOCKED. Ended by fx_store_tx_end. */
+enum fx_err fx_store_tx_begin_claim(struct fx_store *s);
+
+/* The query helper: q_start binds by a type string (as fx_store_run) and holds the
+ * connection until q_end; q_step gives FX_DB_ROW, FX_DB_DONE or a negative fx_err;
+ * qt and qi read a row's columns (qt's text is the statement's until the next step). */
+struct q {
+    struct fx_store *s;
+    struct fx_db *db; /* held from fx_store_q_start to q_end */
+    struct fx_db_stmt *st;
+};
+
+enum fx_err fx_store_q_start(struct fx_store *s, struct q *q, const char *sql,
+                             const char *types, ...);
+#define q_start fx_store_q_start
+
+static inline int q_step(struct q *q)
+{
+    return q->s->ops->step(q->st);
+}
+
+static inline void q_end(struct q *q)
+{
+    q->s->ops->stmt_done(q->st);
+    fx_store_let_go(q->s);
+}
+
+static inline const char *qt(struct q *q, int i)
+{
+    return q->s->ops->col_text(q->st, i);
+}
+
+static inline int64_t qi(struct q *q, int i)
+{
+    return q->s->ops->col_int(q->st, i);
+}
+
+/* Copies a column's text (NULL as "") into a fixed-size field, truncating. */
+static inline void cp(char *dst, size_t size, const char *src)
+{
+    fx_strlcpy(dst, src ? src : "", size);
+}
+#define CP(field, text) cp((field), sizeof(field), (text))
+
+static inline const char *nz(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
+
+/* Helpers one record file lends another; each runs inside the caller's transaction. */
+/* accounts.c: moves uid's credit by delta and writes its ledger row (balance: the new
+ * credit, may be NULL). */
+enum fx_err fx_store_ledger_move(struct fx_store *s, const char *uid, int64_t delta,
+                                 const char *reason, const char *fax_id, int64_t *balance);
+/* hooks.c: a new account's webhook signing secret, "whsec_" and 64 hex. */
+void fx_store_webhook_secret_new(char out[FX_WEBHOOK_SECRET_SIZE]);
+/* hooks.c: inserts a final fax record, debits its cost and adds its webhook deliveries. */
+enum fx_err fx_store_fax_create_notify(struct fx_store *s, const struct fx_fax *f);
+/* blob.c: inside the transaction that deletes a blob's last record, notes its key
+ * (empty: nothing); after the commit fx_store_blob_purge removes the blob and the note.
+ * A purge that fails leaves the note for fx_blob_trash_empty. */
+enum fx_err fx_store_blob_drop(struct fx_store *s, const char *key);
+enum fx_err fx_store_blob_purge(struct fx_store *s, const char *key);
+/* outbox.c: moves an outbox record to status, appending to its status history. */
+enum fx_err fx_store_outbox_status_append(struct fx_store *s, const char *id,
+                                          const char *status, int64_t at);
 
 #endif

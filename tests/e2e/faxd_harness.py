@@ -507,6 +507,47 @@ class Faxd:
         assert len(rows) == 1, "expected 1 uploads row for %s, found %d" % (path, len(rows))
         return dict(rows[0])
 
+    # Every column that names a blob (a test fails when a migration adds one not listed).
+    BLOB_COLUMNS = (("uploads", "blob"), ("faxes", "blob"), ("outbox", "doc_blob"),
+                    ("outbox", "logo_blob"), ("accounts", "logo_blob"), ("rx_pages", "blob"))
+
+    def stray_blobs(self):
+        """Blob keys the store holds that no record names, and the keys still noted for
+        removal in blob_trash: both empty once nothing is left behind."""
+        c = self.db()
+        try:
+            named = set()
+            for table, col in self.BLOB_COLUMNS:
+                named |= {r[0] for r in c.execute("SELECT %s FROM %s" % (col, table))}
+            noted = sorted(r[0] for r in c.execute("SELECT key FROM blob_trash"))
+            if self.pg_db:
+                held = {r[0] for r in c.execute("SELECT blob_key FROM blobs")}
+        finally:
+            c.close()
+        if not self.pg_db:
+            root = os.path.join(self.data_dir, "blobs")
+            held = {"%s/%s" % (d, f) for d in os.listdir(root) if d not in ("tmp", "cache")
+                    for f in os.listdir(os.path.join(root, d))}
+        return sorted(held - named), noted
+
+    def blob_columns(self):
+        """(table, column) of every column whose name says it holds a blob key, outside
+        the blob store's own tables (blobs, blob_data, blob_chunks, blob_trash)."""
+        c = self.db()
+        try:
+            if self.pg_db:
+                rows = c.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                 "WHERE table_schema = current_schema() AND "
+                                 "column_name LIKE '%blob%'").fetchall()
+            else:
+                tables = [r[0] for r in c.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")]
+                rows = [(t, r[1]) for t in tables
+                        for r in c.execute("PRAGMA table_info(%s)" % t) if "blob" in r[1]]
+        finally:
+            c.close()
+        return sorted((t, col) for t, col in rows if not t.startswith("blob"))
+
     def blob_path(self, blob):
         """A file holding the blob's bytes now: its file, or (PostgreSQL) a copy fetched
         from the database; a path that does not exist when there is no such blob."""

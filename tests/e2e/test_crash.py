@@ -255,6 +255,35 @@ class CrashTest(FreshFaxdTestCase):
         self.assertEqual({b["data"]["status"] for b in bodies}, {"success"})
         self.assertEqual(len(self.calls(fax_id)), 1)
 
+    def test_between_a_record_deleted_and_its_blob(self):
+        # Nothing is left behind: the blobs of deleted records go even when faxd dies
+        # between the commit and the removal (kept in blob_trash, removed at the start).
+        self.start_crashing_at("blob_purge")
+        acct = self.new_account(number=True)
+        tok = acct["token"]
+        fax_id = self.send_doc(acct, SANDBOX_OK, retry=0)
+        # The final record commits with the outbox's removal; its document stays noted.
+        self.wait_crash_and_restart("blob_purge")
+        fax = self.wait_fax(tok, fax_id)
+        self.assertEqual(fax["status"], "success")
+        self.assertEqual(len(self.calls(fax_id)), 1)
+        image = self.faxd.db_one("SELECT blob FROM faxes WHERE id = ?", (fax_id,))[0]
+        self.assertTrue(image)
+        self.assertEqual(self.faxd.stray_blobs(), ([], []))
+        # Deleting the fax: the record is gone, then faxd dies before its image is.
+        self.faxd.stop()
+        self.start_crashing_at("blob_purge")
+        try:
+            self.req("DELETE", "/accounts/self/faxes/" + fax_id, token=tok)
+        except (ConnectionClosed, OSError):
+            pass
+        self.wait_crash_and_restart("blob_purge")
+        self.assertError(self.req("GET", "/accounts/self/faxes/" + fax_id, token=tok), 404)
+        self.assertFalse(os.path.exists(self.faxd.blob_path(image)))
+        self.assertEqual(self.faxd.stray_blobs(), ([], []))
+        # The list of blob columns the check above reads is complete.
+        self.assertEqual(self.faxd.blob_columns(), sorted(self.faxd.BLOB_COLUMNS))
+
 
 if __name__ == "__main__":
     main()

@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "store/migrations.h"
+#include "store/store_priv.h" /* fx_store_blob_drop: a crash before the purge */
 #include "store_backend.h"
 
 #define SET(field, text) fx_strlcpy((field), (text), sizeof(field))
@@ -223,7 +224,7 @@ static void test_open_reopen(void)
     char dir[256];
     make_data_dir(dir);
     struct fx_store *s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 13);
+    CHECK(fx_store_schema_version(s) == 14);
     char path[512];
     snprintf(path, sizeof path, "%s/faxd.db", dir);
     CHECK(file_exists(path) == !fx_test_on_pg());
@@ -235,7 +236,7 @@ static void test_open_reopen(void)
 
     /* Reopening applies nothing new and keeps the data. */
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 13);
+    CHECK(fx_store_schema_version(s) == 14);
     struct fx_account a;
     CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
     CHECK_STR(a.uid, uid);
@@ -244,11 +245,11 @@ static void test_open_reopen(void)
     fx_store_close(s);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") ==
           fx_test_count_migrations());
-    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 13);
+    CHECK(sql_int(dir, "SELECT MAX(version) FROM schema_migrations") == 14);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM accounts") == 1);
 
     s = open_store(dir);
-    CHECK(fx_store_schema_version(s) == 13);
+    CHECK(fx_store_schema_version(s) == 14);
     fx_store_close(s);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM schema_migrations") ==
           fx_test_count_migrations());
@@ -1415,6 +1416,77 @@ static void test_blobs_pg_crash(struct fx_store *s, const char *dir, const char 
     fx_store_close(s);
 }
 
+/* A blob written with the given bytes; its key into key[96]. */
+static void put_blob(struct fx_store *s, const char *bytes, char key[96])
+{
+    struct fx_blob_writer *w = NULL;
+    char sha[65];
+    CHECK(fx_blob_begin(s, &w) == FX_OK);
+    CHECK(fx_blob_write(w, bytes, strlen(bytes)) == FX_OK);
+    CHECK(fx_blob_commit(w, ".tiff", key, sha) == FX_OK);
+}
+
+/* Whether the store still holds key: its file, or (PostgreSQL) its row. */
+static bool blob_held(struct fx_store *s, const char *dir, const char *key)
+{
+    if (fx_test_on_pg()) {
+        char sql[300];
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM blobs WHERE blob_key = '%s'", key);
+        return sql_int(dir, sql) == 1;
+    }
+    char path[600];
+    return fx_blob_path(s, key, path, sizeof path) == FX_OK && file_exists(path);
+}
+
+/* Deleting a record removes its blob after the commit; what a crash kept from being
+ * removed is noted in blob_trash and removed by fx_blob_trash_empty. */
+static void test_blob_trash(void)
+{
+    char dir[256];
+    make_data_dir(dir);
+    struct fx_store *s = open_store(dir);
+    char image[96], left[96];
+    put_blob(s, "image", image);
+    put_blob(s, "left", left);
+    char uid[FX_UID_SIZE];
+    new_account(s, "individual", NULL, 100, uid);
+    struct fx_fax f;
+    memset(&f, 0, sizeof f);
+    fx_id_new(f.id);
+    SET(f.owner_id, uid);
+    SET(f.direction, "incoming");
+    SET(f.category, "inbox");
+    SET(f.status, "success");
+    SET(f.blob, image);
+    f.cost_multiplier = 1;
+    CHECK(fx_store_fax_create(s, &f) == FX_OK);
+    CHECK(blob_held(s, dir, image));
+    CHECK(fx_store_fax_delete(s, f.id) == FX_OK);
+    CHECK(!blob_held(s, dir, image));
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM blob_trash") == 0);
+    CHECK(fx_store_fax_delete(s, f.id) == FX_ERR_NOT_FOUND);
+
+    /* A crash between the commit and the removal: the note stays, across a restart. */
+    CHECK(fx_store_blob_drop(s, left) == FX_OK);
+    CHECK(fx_store_blob_drop(s, left) == FX_OK); /* noted once */
+    CHECK(fx_store_blob_drop(s, "") == FX_OK);   /* no blob: nothing noted */
+    fx_store_close(s);
+    s = open_store(dir);
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM blob_trash") == 1);
+    CHECK(blob_held(s, dir, left));
+    CHECK(fx_blob_trash_empty(s) == 1);
+    CHECK(!blob_held(s, dir, left));
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM blob_trash") == 0);
+    CHECK(fx_blob_trash_empty(s) == 0);
+    /* Notes of blobs already gone, or of no blob key at all, are dropped too. */
+    CHECK(fx_store_blob_drop(s, left) == FX_OK);
+    CHECK(fx_store_blob_drop(s, "../outside") == FX_OK);
+    CHECK(fx_blob_trash_empty(s) == 2);
+    CHECK(sql_int(dir, "SELECT COUNT(*) FROM blob_trash") == 0);
+    fx_store_close(s);
+    rm_rf(dir);
+}
+
 static void test_blobs(void)
 {
     char dir[256];
@@ -1765,6 +1837,7 @@ int main(void)
     test_faxes();
     test_hooks();
     test_blobs();
+    test_blob_trash();
     test_threads();
     return fx_check_result("test_store");
 }
