@@ -256,7 +256,6 @@ static void renew(struct fx_queue_rx *rx)
 struct page_files {
     struct fx_store *s;
     char (*paths)[4400];
-    const char **v;
     int n, cap;
 };
 
@@ -267,10 +266,8 @@ static enum fx_err page_file(int page, const char *blob, void *arg)
     if (pf->n == pf->cap) {
         int cap = pf->cap ? pf->cap * 2 : 8;
         void *p = realloc(pf->paths, (size_t)cap * sizeof *pf->paths);
-        if (p) pf->paths = p;
-        void *v = realloc(pf->v, (size_t)cap * sizeof *pf->v);
-        if (v) pf->v = v;
-        if (!p || !v) return FX_ERR_NOMEM;
+        if (!p) return FX_ERR_NOMEM;
+        pf->paths = p;
         pf->cap = cap;
     }
     return fx_blob_path(pf->s, blob, pf->paths[pf->n++], sizeof *pf->paths);
@@ -284,8 +281,10 @@ static void take_over(struct fx_queue_rx *rx, const struct fx_rx_call *r)
     enum fx_err e = fx_store_rx_pages(q->store, r->id, page_file, &pf);
     char joined[4400];
     snprintf(joined, sizeof joined, "%s/fax-%s.tiff", rx->dir, r->id);
-    for (int i = 0; i < pf.n; i++) pf.v[i] = pf.paths[i];
-    if (!e && pf.n > 0) e = fx_convert_tiff_gather(pf.v, pf.n, 0, joined);
+    const char **v = !e && pf.n > 0 ? calloc((size_t)pf.n, sizeof *v) : NULL;
+    if (!e && pf.n > 0 && !v) e = FX_ERR_NOMEM;
+    for (int i = 0; v && i < pf.n; i++) v[i] = pf.paths[i];
+    if (!e && pf.n > 0) e = fx_convert_tiff_gather(v, pf.n, 0, joined);
     if (!e) {
         struct fx_fax_result fr = {.t30_code = 49, .pages_confirmed = pf.n,
                                    .pages_in_file = pf.n};
@@ -304,7 +303,7 @@ static void take_over(struct fx_queue_rx *rx, const struct fx_rx_call *r)
     }
     unlink(joined);
     free(pf.paths);
-    free(pf.v);
+    free(v);
 }
 
 static bool stopping(struct fx_queue_rx *rx)

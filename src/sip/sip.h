@@ -6,9 +6,10 @@
  * trunks with inbound credentials, else 403; the owner then answers with faxd's SDP
  * — in the 200 when the INVITE carried no offer, the answer coming in the ACK — or
  * refuses, e.g. 404 for a number that is not ours), T.38 re-INVITEs both ways (a 491
- * glare is retried after RFC 3261's random wait), and registrations with refresh. It reports what happened (SIP code, Q.850 cause, the
- * media the peer wants) and decides nothing about faxes: line/ maps outcomes to fax
- * statuses and media/ carries the audio or T.38.
+ * glare is retried after RFC 3261's random wait), and registrations with refresh. It
+ * reports what happened (SIP code, Q.850 cause, the media the peer wants) and decides
+ * nothing about faxes: line/ maps outcomes to fax statuses and media/ carries the audio
+ * or T.38.
  *
  * Threads: sofia runs single-threaded on one SIP thread started by fx_sip_start; every
  * nua call happens there. Other threads hand work over through a command queue woken

@@ -134,11 +134,7 @@ enum fx_err fx_store_ledger_move(struct fx_store *s, const char *uid, int64_t de
     enum fx_err e =
         q_run(s, &n, "UPDATE accounts SET credit = credit + ? WHERE uid = ?", "it", delta, uid);
     if (!e && !n) e = FX_ERR_NOT_FOUND;
-    struct q q;
-    if (!e && !(e = q_start(s, &q, "SELECT credit FROM accounts WHERE uid = ?", "t", uid))) {
-        if (q_step(&q) == FX_DB_ROW) bal = qi(&q, 0);
-        q_end(&q);
-    }
+    if (!e) e = q_int(s, &bal, "SELECT credit FROM accounts WHERE uid = ?", "t", uid);
     char id[FX_UID_SIZE];
     fx_id_new(id);
     if (!e)
@@ -445,14 +441,10 @@ enum fx_err fx_store_session_expire(struct fx_store *s, int64_t now)
 enum fx_err fx_store_login_locked(struct fx_store *s, const char *subject, int64_t now,
                                   int64_t *locked_until)
 {
-    struct q q;
-    enum fx_err e = q_start(s, &q, "SELECT locked_until FROM login_failures WHERE subject = ?",
-                            "t", subject);
-    if (e) return e;
-    int rc = q_step(&q);
-    int64_t until = rc == FX_DB_ROW ? qi(&q, 0) : 0;
-    q_end(&q);
-    if (rc < 0) return (enum fx_err)-rc;
+    int64_t until = 0;
+    enum fx_err e = q_int(s, &until, "SELECT locked_until FROM login_failures WHERE subject = ?",
+                          "t", subject);
+    if (e && e != FX_ERR_NOT_FOUND) return e; /* no row: never failed */
     *locked_until = until > now ? until : 0;
     return FX_OK;
 }

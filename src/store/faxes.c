@@ -207,17 +207,13 @@ static enum fx_err job_read(struct fx_store *s, const char *fax_id, struct fx_se
  * keeps them from taking the write lock just to find nothing. */
 static bool dest_due(struct fx_store *s, int64_t now)
 {
-    struct q q;
-    if (q_start(s, &q,
-                "SELECT 1 FROM outbox_dests d JOIN outbox o ON o.id = d.outbox_id "
-                "WHERE d.state = 'pending' AND o.status IN ('scheduled_for_sending', "
-                "'sending') AND o.send_time <= ? AND d.next_at <= ? AND d.lease_until < ? "
-                "LIMIT 1",
-                "iii", now, now, now))
-        return true; /* let the claim itself report the error */
-    int rc = q_step(&q);
-    q_end(&q);
-    return rc != FX_DB_DONE;
+    enum fx_err e = q_int(s, NULL,
+                          "SELECT 1 FROM outbox_dests d JOIN outbox o ON o.id = d.outbox_id "
+                          "WHERE d.state = 'pending' AND o.status IN ('scheduled_for_sending', "
+                          "'sending') AND o.send_time <= ? AND d.next_at <= ? AND "
+                          "d.lease_until < ? LIMIT 1",
+                          "iii", now, now, now);
+    return e != FX_ERR_NOT_FOUND; /* an error: let the claim itself report it */
 }
 
 enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t now,
@@ -260,15 +256,10 @@ enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t n
 /* Inside a transaction: FX_OK when owner holds the destination's lease. */
 static enum fx_err check_dest_lease(struct fx_store *s, const char *fax_id, const char *owner)
 {
-    struct q q;
-    enum fx_err e = q_start(s, &q,
-                            "SELECT 1 FROM outbox_dests WHERE fax_id = ? AND lease_owner = ? "
-                            "AND state = 'pending'",
-                            "tt", fax_id, owner);
-    if (e) return e;
-    int rc = q_step(&q);
-    q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_int(s, NULL,
+                 "SELECT 1 FROM outbox_dests WHERE fax_id = ? AND lease_owner = ? "
+                 "AND state = 'pending'",
+                 "tt", fax_id, owner);
 }
 
 static enum fx_err attempt_insert(struct fx_store *s, const struct fx_attempt *a)
@@ -347,14 +338,10 @@ enum fx_err fx_store_dest_finish(struct fx_store *s, const struct fx_send_job *j
                   "t", job->dest.fax_id);
     /* The last destination takes the outbox record (and its document) with it. */
     int64_t pending = 1;
-    struct q q;
-    if (!e && !(e = q_start(s, &q,
-                            "SELECT COUNT(*) FROM outbox_dests WHERE outbox_id = ? AND "
-                            "state = 'pending'",
-                            "t", job->outbox_id))) {
-        if (q_step(&q) == FX_DB_ROW) pending = qi(&q, 0);
-        q_end(&q);
-    }
+    if (!e)
+        e = q_int(s, &pending,
+                  "SELECT COUNT(*) FROM outbox_dests WHERE outbox_id = ? AND state = 'pending'",
+                  "t", job->outbox_id);
     if (!e && pending == 0) {
         e = q_run(s, NULL, "DELETE FROM outbox_dests WHERE outbox_id = ?", "t", job->outbox_id);
         if (!e)
@@ -453,21 +440,18 @@ enum fx_err fx_store_rx_claim(struct fx_store *s, const char *owner, int64_t now
 {
     /* Every node asks every few seconds and nearly always finds nothing: a plain read
      * first keeps that off the write lock. */
-    struct q q;
-    enum fx_err e = q_start(s, &q, "SELECT 1 FROM rx_calls WHERE lease_until < ? LIMIT 1", "i",
-                            now);
+    enum fx_err e = q_int(s, NULL, "SELECT 1 FROM rx_calls WHERE lease_until < ? LIMIT 1",
+                          "i", now);
     if (e) return e;
-    int rc = q_step(&q);
-    q_end(&q);
-    if (rc != FX_DB_ROW) return rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
     if ((e = fx_store_tx_begin_claim(s))) return e;
+    struct q q;
     memset(out, 0, sizeof *out);
     if (!(e = q_start(s, &q,
                       "SELECT id, to_number, from_number, transport, line, started, pages "
                       "FROM rx_calls WHERE lease_until < ? ORDER BY started, id LIMIT 1 "
                       "FOR UPDATE SKIP LOCKED",
                       "i", now))) {
-        rc = q_step(&q);
+        int rc = q_step(&q);
         if (rc == FX_DB_ROW) {
             CP(out->id, qt(&q, 0));
             CP(out->to, qt(&q, 1));
@@ -596,14 +580,8 @@ enum fx_err fx_store_block_set(struct fx_store *s, const char *uid, const char *
 
 bool fx_store_block_has(struct fx_store *s, const char *uid, const char *number)
 {
-    struct q q;
-    if (!number[0] ||
-        q_start(s, &q, "SELECT 1 FROM blocklist WHERE uid = ? AND number = ?", "tt", uid,
-                number))
-        return false;
-    int rc = q_step(&q);
-    q_end(&q);
-    return rc == FX_DB_ROW;
+    return number[0] && q_int(s, NULL, "SELECT 1 FROM blocklist WHERE uid = ? AND number = ?",
+                              "tt", uid, number) == FX_OK;
 }
 
 enum fx_err fx_store_block_list(struct fx_store *s, const char *uid, fx_store_text_cb cb,
@@ -622,16 +600,10 @@ enum fx_err fx_store_block_list(struct fx_store *s, const char *uid, fx_store_te
 enum fx_err fx_store_pages_sent(struct fx_store *s, const char *uid, int64_t since,
                                 int64_t *pages)
 {
-    struct q q;
-    enum fx_err e = q_start(s, &q,
-                            "SELECT COALESCE(SUM(pages), 0) FROM faxes WHERE owner_id = ? AND "
-                            "direction = 'outgoing' AND last_update >= ?",
-                            "ti", uid, since);
-    if (e) return e;
-    int rc = q_step(&q);
-    if (rc == FX_DB_ROW) *pages = qi(&q, 0);
-    q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : (enum fx_err)-rc;
+    return q_int(s, pages,
+                 "SELECT COALESCE(SUM(pages), 0) FROM faxes WHERE owner_id = ? AND "
+                 "direction = 'outgoing' AND last_update >= ?",
+                 "ti", uid, since);
 }
 
 enum fx_err fx_store_fax_finish(struct fx_store *s, const struct fx_fax *f)
@@ -680,14 +652,8 @@ enum fx_err fx_store_channel_give(struct fx_store *s, const char *claim)
 enum fx_err fx_store_channel_count(struct fx_store *s, const char *trunk, int64_t now,
                                    int64_t *out)
 {
-    struct q q;
-    enum fx_err e = q_start(s, &q, "SELECT COUNT(*) FROM channels WHERE trunk = ? AND until > ?",
-                            "ti", trunk, now);
-    if (e) return e;
-    int rc = q_step(&q);
-    if (rc == FX_DB_ROW) *out = qi(&q, 0);
-    q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc < 0 ? (enum fx_err)-rc : FX_ERR_DB;
+    return q_int(s, out, "SELECT COUNT(*) FROM channels WHERE trunk = ? AND until > ?", "ti",
+                 trunk, now);
 }
 
 enum fx_err fx_store_channel_release_leases(struct fx_store *s)

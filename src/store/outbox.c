@@ -428,15 +428,10 @@ enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner,
 /* Inside a transaction: FX_OK when id is converting under owner's lease. */
 static enum fx_err check_lease(struct fx_store *s, const char *id, const char *owner)
 {
-    struct q q;
-    enum fx_err e = q_start(s, &q,
-                            "SELECT 1 FROM outbox WHERE id = ? AND status = 'converting' "
-                            "AND lease_owner = ?",
-                            "tt", id, owner);
-    if (e) return e;
-    int rc = q_step(&q);
-    q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_int(s, NULL,
+                 "SELECT 1 FROM outbox WHERE id = ? AND status = 'converting' "
+                 "AND lease_owner = ?",
+                 "tt", id, owner);
 }
 
 enum fx_err fx_store_outbox_converted(struct fx_store *s, const char *id, const char *owner,

@@ -170,6 +170,21 @@ enum fx_err fx_store_q_start(struct fx_store *s, struct q *q, const char *sql,
     return e;
 }
 
+enum fx_err fx_store_q_int(struct fx_store *s, int64_t *out, const char *sql,
+                           const char *types, ...)
+{
+    struct q q;
+    va_list ap;
+    va_start(ap, types);
+    enum fx_err e = q_vstart(s, &q, sql, types, ap);
+    va_end(ap);
+    if (e) return e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW && out) *out = qi(&q, 0);
+    q_end(&q);
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
 enum fx_err fx_store_run(struct fx_store *s, int64_t *changed, const char *sql,
                          const char *types, ...)
 {
@@ -250,13 +265,10 @@ static enum fx_err migrate(struct fx_store *s)
     e = s->ops->exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                          "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                          "applied BIGINT NOT NULL)");
-    int current = 0;
-    struct q q;
-    if (!e && !(e = q_start(s, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                            NULL))) {
-        if (q_step(&q) == FX_DB_ROW) current = (int)qi(&q, 0);
-        q_end(&q);
-    }
+    int64_t version = 0;
+    if (!e) e = q_int(s, &version, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                      NULL);
+    int current = (int)version;
     if (!e) e = migrate_from(s, db, &current);
     if ((e = tx_end(s, e))) return e;
     s->schema_version = current;

@@ -95,6 +95,11 @@ struct q {
 enum fx_err fx_store_q_start(struct fx_store *s, struct q *q, const char *sql,
                              const char *types, ...);
 #define q_start fx_store_q_start
+/* One statement's first column of its first row, as an integer (out may be NULL: does a
+ * row exist?): FX_OK, or FX_ERR_NOT_FOUND when there is no row. */
+enum fx_err fx_store_q_int(struct fx_store *s, int64_t *out, const char *sql,
+                           const char *types, ...);
+#define q_int fx_store_q_int
 
 static inline int q_step(struct q *q)
 {
