@@ -88,6 +88,18 @@ def wait_fax(tc, fx, tok, fax_id, timeout=240):
     return harness_wait_fax(tc, fx, tok, fax_id, timeout, poll=0.5)
 
 
+def trunk_states(fx, ready, timeout=10):
+    """`faxctl trunk list` by trunk name once ready(trunks) holds, or when timeout
+    passes (the caller asserts). The SIP thread rewrites the trunk state file on its
+    100 ms tick, which may come after a fax record that the change caused is final."""
+    deadline = time.monotonic() + timeout
+    while True:
+        trunks = {t["name"]: t for t in fx.faxctl("trunk", "list")["trunks"]}
+        if ready(trunks) or time.monotonic() > deadline:
+            return trunks
+        time.sleep(0.1)
+
+
 def wait_inbox(tc, fx, tok, count, timeout=120):
     deadline = time.monotonic() + timeout
     recs = []

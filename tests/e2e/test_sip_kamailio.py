@@ -13,7 +13,7 @@ import unittest
 
 from faxd_harness import main
 from sip_harness import (KAMAILIO, Kamailio, SipFaxd, free_udp_port, inbox_counts, send_doc,
-                         trunk_conf, wait_fax)
+                         trunk_conf, trunk_states, wait_fax)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFG_IN = os.path.join(os.path.dirname(HERE), "sip", "kamailio.cfg.in")
@@ -82,8 +82,9 @@ class KamailioTest(unittest.TestCase):
             got = {n: wait_fax(self, a, sender["token"], ids[n], timeout=60)["status"]
                    for n in SCRIPTED}
             self.assertEqual(got, SCRIPTED, a.stderr_tail(6000))
-            trunks = {t["name"]: t for t in a.faxctl("trunk", "list")["trunks"]}
-            self.assertIn("authentication failed", trunks["kambad"]["last_error"])
+            trunks = trunk_states(a, lambda t: t["kambad"]["last_error"])
+            self.assertIn("authentication failed", trunks["kambad"]["last_error"],
+                          a.stderr_tail(6000))
             self.assertEqual(trunks["kam"]["last_error"], "")
             self.assertEqual(trunks["kam"]["registered"], "yes")
             self.assertEqual(trunks["kambad"]["registered"], "off")

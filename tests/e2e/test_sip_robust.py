@@ -23,7 +23,7 @@ import unittest
 import uuid
 
 from faxd_harness import main
-from sip_harness import SipFaxd, free_udp_port, send_doc, trunk_conf, wait_fax
+from sip_harness import SipFaxd, free_udp_port, send_doc, trunk_conf, trunk_states, wait_fax
 
 SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio %d RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\n")
@@ -202,13 +202,7 @@ class SipRobustTest(unittest.TestCase):
             num = acct["number"]
             try:
                 self.busy_fax(fx, acct, p, "+19995550123")
-                # The trunk state file is rewritten by the SIP thread's 100 ms tick.
-                deadline = time.monotonic() + 5
-                while True:
-                    trunks = {t["name"]: t for t in fx.faxctl("trunk", "list")["trunks"]}
-                    if trunks["dead"]["last_error"] or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
+                trunks = trunk_states(fx, lambda t: t["dead"]["last_error"])
                 self.assertIn("no answer from 127.0.0.1", trunks["dead"]["last_error"])
                 self.assertEqual(trunks["busy"]["last_error"], "")
 
@@ -531,13 +525,8 @@ class SipRobustTest(unittest.TestCase):
             req, addr = reg.recv_request("REGISTER", timeout=10)
             self.assertIsNotNone(req, fx.stderr_tail())
             reg.reply(req, addr, "403 Forbidden")
-            deadline = time.monotonic() + 10
-            while True:
-                trunks = {t["name"]: t for t in fx.faxctl("trunk", "list")["trunks"]}
-                if "403" in trunks["reg"]["last_error"]:
-                    break
-                self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
-                time.sleep(0.1)
+            trunks = trunk_states(fx, lambda t: "403" in t["reg"]["last_error"])
+            self.assertIn("403", trunks["reg"]["last_error"], fx.stderr_tail())
             self.assertEqual(trunks["reg"]["registered"], "no")
             acct = fx.new_account(number=True)
             ids = send_doc(self, fx, acct, ["+18885550100", "+17775550100"], name="letter_a4.pdf")
@@ -557,11 +546,9 @@ class SipRobustTest(unittest.TestCase):
             self.assertIsNotNone(req, fx.stderr_tail())
             self.assertNotIn("INVITE", getattr(reg, "seen", ""))
             reg.reply(req, addr, "200 OK")
-            deadline = time.monotonic() + 10
-            while fx.faxctl("trunk", "list")["trunks"][0]["registered"] != "yes":
-                self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
-                time.sleep(0.1)
-            self.assertEqual(fx.faxctl("trunk", "list")["trunks"][0]["last_error"], "")
+            trunks = trunk_states(fx, lambda t: t["reg"]["registered"] == "yes")
+            self.assertEqual(trunks["reg"]["registered"], "yes", fx.stderr_tail())
+            self.assertEqual(trunks["reg"]["last_error"], "")
             self.busy_fax(fx, acct, reg, "+17775550100")
         finally:
             reg.close()
