@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 #define HOUSEKEEPING_SECONDS 60
+#define ORPHAN_SECONDS (24 * 3600) /* a blob unnamed this long is named by nothing */
 
 static void usage(FILE *f)
 {
@@ -88,6 +89,11 @@ static void housekeeping(const struct fx_conf *conf, struct fx_store *store, boo
     /* Blobs whose records a crash deleted without them. */
     if ((removed = fx_blob_trash_empty(store)))
         fx_info("housekeeping blobs of deleted records removed count=%d", removed);
+    /* Blobs that no record names: a pass reads every key, so once a day (the claim is in
+     * the store, so restarts do not repeat it). */
+    if (fx_store_duty_claim(store, "blob_orphans", fx_clock_now(), ORPHAN_SECONDS - 60) &&
+        (removed = fx_blob_orphans_remove(store, ORPHAN_SECONDS)))
+        fx_info("housekeeping blobs that no record names removed count=%d", removed);
 }
 
 static int run(const struct fx_conf *conf)

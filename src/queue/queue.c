@@ -96,6 +96,7 @@ static void record_outcome(struct worker_ctx *w, const struct fx_outbox *o, enum
         char key[96], sha[65];
         int64_t size = 0;
         e = fx_blob_put_file(s, tiff, ".tiff", key, sha, &size);
+        if (!e) fx_crash_point("convert_stored");
         if (!e) e = fx_store_outbox_converted(s, o->id, w->owner, key, res->pages, now);
         if (e == FX_ERR_NOT_FOUND) fx_blob_remove(s, key); /* cancelled meanwhile */
         if (!e)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store_priv.h"
@@ -279,4 +280,178 @@ int fx_blob_trash_empty(struct fx_store *s)
         /* A batch that removed nothing (the store is failing) waits for the next pass. */
         if (n < BATCH || removed == 0) return done;
     }
+}
+
+/* ---- blobs that no record names ----
+ * A crash between a blob's commit and its record's leaves a blob that no record names,
+ * and so does replacing an account's logo (outbox records may still name the old one,
+ * so it is kept then). Every writer names its blob moments after committing it, so a
+ * blob a day old that nothing names is named by nothing: fx_blob_orphans_remove removes
+ * those. NAMERS reads the columns that name blobs; the pass checks it against the schema
+ * (every column whose name holds "blob", outside the blob store's own tables) and
+ * removes nothing when the schema has one NAMERS lacks, or when so many blobs are unnamed
+ * that the records, not the blobs, must be what is missing. */
+
+static const struct {
+    const char *column, *sql; /* statements are cached by their text's address: literals */
+} NAMERS[] = {
+    {"accounts.logo_blob", "SELECT logo_blob FROM accounts"},
+    {"uploads.blob", "SELECT blob FROM uploads"},
+    {"outbox.doc_blob", "SELECT doc_blob FROM outbox"},
+    {"outbox.logo_blob", "SELECT logo_blob FROM outbox"},
+    {"faxes.blob", "SELECT blob FROM faxes"},
+    {"rx_pages.blob", "SELECT blob FROM rx_pages"},
+};
+enum { N_NAMERS = sizeof NAMERS / sizeof *NAMERS };
+#define ORPHANS_MAX 10 /* more, and over a tenth of the old blobs: removes none */
+
+struct keyset {
+    char **v;
+    size_t n, cap;
+};
+
+static bool keyset_add(struct keyset *k, const char *key)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 1024;
+        char **v = realloc(k->v, cap * sizeof *v);
+        if (!v) return false;
+        k->v = v;
+        k->cap = cap;
+    }
+    if (!(k->v[k->n] = strdup(key))) return false;
+    k->n++;
+    return true;
+}
+
+static void keyset_free(struct keyset *k)
+{
+    for (size_t i = 0; i < k->n; i++) free(k->v[i]);
+    free(k->v);
+    memset(k, 0, sizeof *k);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool keyset_has(const struct keyset *k, const char *key)
+{
+    return k->n && bsearch(&key, k->v, k->n, sizeof *k->v, key_cmp); /* v is NULL when empty */
+}
+
+/* Reads the rows of sql (one text column) into k, skipping empty ones. */
+static bool keyset_query(struct fx_store *s, struct keyset *k, const char *sql,
+                         const char *types, int64_t arg)
+{
+    struct q q;
+    if (*types ? q_start(s, &q, sql, types, arg) : q_start(s, &q, sql, ""))
+        return false;
+    int rc = FX_DB_DONE;
+    bool ok = true;
+    while (ok && (rc = q_step(&q)) == FX_DB_ROW) {
+        const char *t = qt(&q, 0);
+        if (t && t[0]) ok = keyset_add(k, t);
+    }
+    q_end(&q);
+    return ok && rc == FX_DB_DONE;
+}
+
+/* Every blob key a record names, sorted. */
+static bool named_keys(struct fx_store *s, struct keyset *named)
+{
+    struct keyset cols = {0};
+    bool ok = keyset_query(
+        s, &cols,
+        s->blobs_in_db
+            ? "SELECT table_name || '.' || column_name FROM information_schema.columns "
+              "WHERE table_schema = current_schema() AND column_name LIKE '%blob%' "
+              "AND table_name NOT LIKE 'blob%'"
+            : "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+              "WHERE m.type = 'table' AND p.name LIKE '%blob%' AND m.name NOT LIKE 'blob%'",
+        "", 0);
+    for (size_t i = 0; ok && i < cols.n; i++) {
+        size_t k = 0;
+        while (k < N_NAMERS && strcmp(NAMERS[k].column, cols.v[i])) k++;
+        if (k == N_NAMERS) {
+            fx_error("store blob column %s is not read for blob names", cols.v[i]);
+            ok = false;
+        }
+    }
+    for (size_t i = 0; ok && i < N_NAMERS; i++)
+        ok = keyset_query(s, named, NAMERS[i].sql, "", 0);
+    keyset_free(&cols);
+    if (ok && named->n) qsort(named->v, named->n, sizeof *named->v, key_cmp);
+    return ok;
+}
+
+/* The file blob store's keys whose files changed (written or linked) at or before
+ * cutoff. */
+static bool old_files(struct fx_store *s, time_t cutoff, struct keyset *old)
+{
+    DIR *top = opendir(s->blob_dir);
+    if (!top) return false;
+    bool ok = true;
+    struct dirent *de;
+    while (ok && (de = readdir(top))) {
+        /* Blobs live in two-hex-digit directories; tmp and cache are not blobs. */
+        if (strlen(de->d_name) != 2 || strspn(de->d_name, "0123456789abcdef") != 2) continue;
+        int fd = openat(dirfd(top), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+            if (fd >= 0) close(fd);
+            ok = false;
+            break;
+        }
+        struct dirent *f;
+        struct stat st;
+        while (ok && (f = readdir(d))) {
+            if (fstatat(dirfd(d), f->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+                st.st_ctime > cutoff)
+                continue;
+            char key[96];
+            if (snprintf(key, sizeof key, "%s/%s", de->d_name, f->d_name) < (int)sizeof key)
+                ok = keyset_add(old, key);
+        }
+        closedir(d);
+    }
+    closedir(top);
+    return ok;
+}
+
+int fx_blob_orphans_remove(struct fx_store *s, int64_t age_s)
+{
+    struct keyset named = {0}, old = {0};
+    int removed = 0;
+    /* A record deleted meanwhile: its blob is in the trash too, and whichever removes it
+     * first wins. */
+    int64_t cutoff = fx_clock_now() - age_s;
+    bool ok = s->blobs_in_db
+                  ? keyset_query(s, &old, "SELECT blob_key FROM blobs WHERE created <= ?", "i",
+                                 cutoff)
+                  : old_files(s, (time_t)cutoff, &old);
+    ok = ok && named_keys(s, &named);
+    size_t unnamed = 0;
+    for (size_t i = 0; ok && i < old.n; i++) unnamed += !keyset_has(&named, old.v[i]);
+    /* Crashes leave a few such blobs. Many of them means a store that lost its records
+     * (a database restored or replaced beside the blobs): those blobs may be all that is
+     * left of the faxes, so the operator decides, not the pass. */
+    if (ok && unnamed > ORPHANS_MAX && unnamed > old.n / 10) {
+        fx_error("store %zu of %zu blobs are named by no record: none removed; was the "
+                 "database replaced or restored without them?",
+                 unnamed, old.n);
+        ok = false;
+    }
+    for (size_t i = 0; ok && unnamed && i < old.n; i++) {
+        if (keyset_has(&named, old.v[i])) continue;
+        if (fx_blob_remove(s, old.v[i]) == FX_OK) {
+            fx_info("store blob that no record names removed key=%s", old.v[i]);
+            removed++;
+        }
+    }
+    if (!ok) fx_warn("store blobs that no record names not removed");
+    keyset_free(&named);
+    keyset_free(&old);
+    return removed;
 }

@@ -632,6 +632,12 @@ enum fx_err fx_blob_remove(struct fx_store *s, const char *key);
 /* Removes the blobs whose records were deleted but which a crash (or a failing store)
  * kept from being removed; returns how many. For housekeeping. */
 int fx_blob_trash_empty(struct fx_store *s);
+/* Removes the blobs that no record names once they are age_s old (written or linked
+ * that long ago; a crash between a blob's commit and its record's leaves such a blob);
+ * returns how many. Removes none, and logs why, when more than 10 and more than a tenth
+ * of the old blobs are unnamed (a database replaced or restored beside its blobs). Holds
+ * every key in memory (~100 bytes each) for the pass: housekeeping runs it once a day. */
+int fx_blob_orphans_remove(struct fx_store *s, int64_t age_s);
 /* Drops this node's copies of database blobs (PostgreSQL) and derived files unused for
  * a day, at most once an hour. For the housekeeping of every node. */
 void fx_blob_sweep(struct fx_store *s);

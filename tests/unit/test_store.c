@@ -87,6 +87,24 @@ static long long sql_int(const char *dir, const char *sql)
     return v;
 }
 
+/* Runs one statement that returns no rows (e.g. DDL) on a separate connection. */
+static bool sql_exec(const char *dir, const char *sql)
+{
+    if (fx_test_on_pg()) {
+        char uri[1024], cmd[4096];
+        fx_test_store_driver(dir, uri, sizeof uri);
+        snprintf(cmd, sizeof cmd, "psql -qAtX -v ON_ERROR_STOP=1 -d '%s' -c \"%s\"", uri, sql);
+        return system(cmd) == 0;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/faxd.db", dir);
+    sqlite3 *db = NULL;
+    bool ok = sqlite3_open(path, &db) == SQLITE_OK &&
+              sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db);
+    return ok;
+}
+
 /* The migrations compiled in (the numbers may have gaps). */
 static long long fx_test_count_migrations(void)
 {
@@ -681,6 +699,20 @@ static void test_numbers(void)
 
 /* ---- uploads ---- */
 
+/* Stores an upload of uid, "letter.pdf" of 12345 bytes, whose bytes are blob. */
+static void pdf_upload(struct fx_store *s, const char *uid, const char *blob, struct fx_upload *u)
+{
+    memset(u, 0, sizeof *u);
+    SET(u->uid, uid);
+    SET(u->name, "letter.pdf");
+    SET(u->mime, "application/pdf");
+    SET(u->format, "pdf");
+    u->size = 12345;
+    fx_sha256_hex("pdf bytes", 9, u->sha256);
+    SET(u->blob, blob);
+    CHECK(fx_store_upload_create(s, u) == FX_OK);
+}
+
 static void test_uploads(void)
 {
     char dir[256];
@@ -690,15 +722,7 @@ static void test_uploads(void)
     new_account(s, "individual", NULL, 100, uid);
 
     struct fx_upload u;
-    memset(&u, 0, sizeof u);
-    SET(u.uid, uid);
-    SET(u.name, "letter.pdf");
-    SET(u.mime, "application/pdf");
-    SET(u.format, "pdf");
-    u.size = 12345;
-    fx_sha256_hex("pdf bytes", 9, u.sha256);
-    SET(u.blob, "ab/ab0123.pdf");
-    CHECK(fx_store_upload_create(s, &u) == FX_OK);
+    pdf_upload(s, uid, "ab/ab0123.pdf", &u);
     CHECK(strlen(u.path) == 11 + FX_ID_LEN);
     CHECK(strncmp(u.path, "/transient-", 11) == 0);
     CHECK(fx_id_valid(u.path + 11));
@@ -1426,6 +1450,20 @@ static void put_blob(struct fx_store *s, const char *bytes, char key[96])
     CHECK(fx_blob_commit(w, ".tiff", key, sha) == FX_OK);
 }
 
+/* A received fax of uid whose image is blob. */
+static void inbox_fax(struct fx_store *s, const char *uid, const char *blob, struct fx_fax *f)
+{
+    memset(f, 0, sizeof *f);
+    fx_id_new(f->id);
+    SET(f->owner_id, uid);
+    SET(f->direction, "incoming");
+    SET(f->category, "inbox");
+    SET(f->status, "success");
+    SET(f->blob, blob);
+    f->cost_multiplier = 1;
+    CHECK(fx_store_fax_create(s, f) == FX_OK);
+}
+
 /* Whether the store still holds key: its file, or (PostgreSQL) its row. */
 static bool blob_held(struct fx_store *s, const char *dir, const char *key)
 {
@@ -1451,15 +1489,7 @@ static void test_blob_trash(void)
     char uid[FX_UID_SIZE];
     new_account(s, "individual", NULL, 100, uid);
     struct fx_fax f;
-    memset(&f, 0, sizeof f);
-    fx_id_new(f.id);
-    SET(f.owner_id, uid);
-    SET(f.direction, "incoming");
-    SET(f.category, "inbox");
-    SET(f.status, "success");
-    SET(f.blob, image);
-    f.cost_multiplier = 1;
-    CHECK(fx_store_fax_create(s, &f) == FX_OK);
+    inbox_fax(s, uid, image, &f);
     CHECK(blob_held(s, dir, image));
     CHECK(fx_store_fax_delete(s, f.id) == FX_OK);
     CHECK(!blob_held(s, dir, image));
@@ -1483,6 +1513,63 @@ static void test_blob_trash(void)
     CHECK(fx_store_blob_drop(s, "../outside") == FX_OK);
     CHECK(fx_blob_trash_empty(s) == 2);
     CHECK(sql_int(dir, "SELECT COUNT(*) FROM blob_trash") == 0);
+    fx_store_close(s);
+    rm_rf(dir);
+}
+
+/* Blobs that no record names (a crash between a blob's commit and its record's) go once
+ * they are old enough; those named by any table's blob column stay. */
+static void test_blob_orphans(void)
+{
+    char dir[256];
+    make_data_dir(dir);
+    struct fx_store *s = open_store(dir);
+    char uid[FX_UID_SIZE], image[96], upload[96], logo[96], lost[96], linked[96];
+    new_account(s, "individual", NULL, 100, uid);
+    put_blob(s, "image", image);
+    put_blob(s, "upload", upload);
+    put_blob(s, "logo", logo);
+    put_blob(s, "lost", lost);
+    CHECK(fx_blob_link(s, image, ".tiff", linked) == FX_OK);
+
+    struct fx_fax f;
+    inbox_fax(s, uid, image, &f);
+    struct fx_upload u;
+    pdf_upload(s, uid, upload, &u);
+    struct fx_account a;
+    CHECK(fx_store_account_get(s, uid, &a) == FX_OK);
+    SET(a.logo_blob, logo);
+    CHECK(fx_store_account_update(s, &a) == FX_OK);
+    fx_store_account_clear(&a);
+
+    /* Young: a writer may be about to name them. */
+    CHECK(fx_blob_orphans_remove(s, 3600) == 0);
+    CHECK(blob_held(s, dir, lost) && blob_held(s, dir, linked));
+    /* Old enough: the two that nothing names go, the linked one without its source. */
+    CHECK(fx_blob_orphans_remove(s, 0) == 2);
+    CHECK(!blob_held(s, dir, lost) && !blob_held(s, dir, linked));
+    CHECK(blob_held(s, dir, image) && blob_held(s, dir, upload) && blob_held(s, dir, logo));
+    char path[600];
+    CHECK(fx_blob_path(s, image, path, sizeof path) == FX_OK);
+    size_t len = 0;
+    char *got = slurp(path, &len);
+    CHECK(got && len == 5 && !memcmp(got, "image", 5));
+    free(got);
+    CHECK(fx_blob_orphans_remove(s, 0) == 0);
+    /* Ten unnamed of thirteen old blobs go; eleven of fourteen look like lost records
+     * (a database replaced beside its blobs), and none go. */
+    char many[11][96];
+    for (int i = 0; i < 11; i++) put_blob(s, "many", many[i]);
+    CHECK(fx_blob_orphans_remove(s, 0) == 0);
+    for (int i = 0; i < 11; i++) CHECK(blob_held(s, dir, many[i]));
+    CHECK(fx_blob_remove(s, many[10]) == FX_OK);
+    CHECK(fx_blob_orphans_remove(s, 0) == 10);
+    for (int i = 0; i < 10; i++) CHECK(!blob_held(s, dir, many[i]));
+    /* A blob column the pass does not read: nothing is removed. */
+    put_blob(s, "lost", lost);
+    CHECK(sql_exec(dir, "ALTER TABLE faxes ADD COLUMN extra_blob TEXT"));
+    CHECK(fx_blob_orphans_remove(s, 0) == 0);
+    CHECK(blob_held(s, dir, lost));
     fx_store_close(s);
     rm_rf(dir);
 }
@@ -1838,6 +1925,7 @@ int main(void)
     test_hooks();
     test_blobs();
     test_blob_trash();
+    test_blob_orphans();
     test_threads();
     return fx_check_result("test_store");
 }
