@@ -75,7 +75,7 @@ enum fx_err fx_store_account_get(struct fx_store *s, const char *uid, struct fx_
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) account_read(&q, out);
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_account_update(struct fx_store *s, const struct fx_account *a)
@@ -207,7 +207,7 @@ enum fx_err fx_store_token_find(struct fx_store *s, const char *hash, struct fx_
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) token_read(&q, out);
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_token *tok,
@@ -237,7 +237,7 @@ enum fx_err fx_store_token_auth(struct fx_store *s, const char *hash, struct fx_
         tok->created = qi(&q, 23);
     }
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_token_revoke(struct fx_store *s, const char *id)
@@ -315,7 +315,7 @@ enum fx_err fx_store_number_get(struct fx_store *s, const char *number, struct f
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) number_read(&q, out);
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_number_update(struct fx_store *s, const struct fx_number *n)
@@ -387,7 +387,7 @@ enum fx_err fx_store_password_find(struct fx_store *s, const char *email,
         fx_strlcpy(hash, qt(&q, 1), FX_PASSWORD_HASH_SIZE);
     }
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_session_create(struct fx_store *s, const struct fx_session *se)
@@ -425,7 +425,7 @@ enum fx_err fx_store_session_auth(struct fx_store *s, const char *hash, int64_t 
         CP(se->ip, qt(&q, 23));
     }
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_session_delete(struct fx_store *s, const char *hash)

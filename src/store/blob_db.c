@@ -172,7 +172,7 @@ static enum fx_err data_of(struct fx_store *s, const char *key, char id[FX_ID_LE
     if (!(e = s->ops->bind_text(st, 1, key))) {
         int rc = s->ops->step(st);
         if (rc == FX_DB_ROW) fx_strlcpy(id, s->ops->col_text(st, 0), FX_ID_LEN + 1);
-        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        e = q_found(rc);
     }
     stmt_end(s, st);
     return e;

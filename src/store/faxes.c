@@ -85,7 +85,7 @@ static enum fx_err fax_get_by(struct fx_store *s, const char *sql, const char *k
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) fax_read(&q, out);
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_fax_get(struct fx_store *s, const char *id, struct fx_fax *out)
@@ -200,7 +200,7 @@ static enum fx_err job_read(struct fx_store *s, const char *fax_id, struct fx_se
         j->first_start = qi(&q, 12);
     }
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 /* Outside any transaction: is anything due? Idle dialers ask every second, and this
@@ -239,7 +239,7 @@ enum fx_err fx_store_dest_claim(struct fx_store *s, const char *owner, int64_t n
             CP(outbox_id, qt(&q, 1));
             first = strcmp(qt(&q, 2), "sending") != 0;
         }
-        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        e = q_found(rc);
         q_end(&q);
     }
     if (!e && first) e = fx_store_outbox_status_append(s, outbox_id, "sending", now);
@@ -461,7 +461,7 @@ enum fx_err fx_store_rx_claim(struct fx_store *s, const char *owner, int64_t now
             out->started = qi(&q, 5);
             out->pages = (int)qi(&q, 6);
         }
-        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        e = q_found(rc);
         q_end(&q);
     }
     CP(out->lease_owner, owner);

@@ -37,7 +37,7 @@ enum fx_err fx_store_hook_get(struct fx_store *s, const char *id, struct fx_hook
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) hook_read(&q, out);
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_hook_list(struct fx_store *s, const char *uid, const char *event,

@@ -35,7 +35,7 @@ enum fx_err fx_store_upload_get(struct fx_store *s, const char *path, struct fx_
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) upload_read(&q, out);
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_upload_expire(struct fx_store *s, int64_t before, int *removed)
@@ -276,7 +276,7 @@ enum fx_err fx_store_outbox_get(struct fx_store *s, const char *id, struct fx_ou
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) outbox_read(&q, out);
     q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_outbox_list(struct fx_store *s, const char *uid, fx_store_outbox_cb cb,
@@ -307,7 +307,7 @@ static enum fx_err outbox_check_mutable(struct fx_store *s, const char *id)
     if (e) return e;
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) e = strcmp(qt(&q, 0), "sending") == 0 ? FX_ERR_CONFLICT : FX_OK;
-    else e = rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    else e = q_found(rc);
     q_end(&q);
     return e;
 }
@@ -365,8 +365,8 @@ enum fx_err fx_store_outbox_status_append(struct fx_store *s, const char *id,
     if (e) return e;
     int rc = q_step(&q);
     if (rc == FX_DB_ROW) changes = json_array_append_status(qt(&q, 0), status, at);
-    e = rc == FX_DB_ROW ? (changes ? FX_OK : FX_ERR_NOMEM)
-        : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    e = q_found(rc);
+    if (!e && !changes) e = FX_ERR_NOMEM;
     q_end(&q);
     if (!e)
         e = q_run(s, NULL,
@@ -413,7 +413,7 @@ enum fx_err fx_store_outbox_claim_convert(struct fx_store *s, const char *owner,
             CP(id, qt(&q, 0));
             fresh = strcmp(qt(&q, 1), "submitted") == 0;
         }
-        e = rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+        e = q_found(rc);
         q_end(&q);
     }
     /* A record whose worker died keeps its history: only a fresh claim adds a step. */
@@ -539,7 +539,7 @@ enum fx_err fx_store_idem_get(struct fx_store *s, const char *uid, const char *k
     }
     q_end(&q);
     if (rc == FX_DB_ROW) return out->response ? FX_OK : FX_ERR_NOMEM;
-    return rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_idem_put(struct fx_store *s, const char *uid, const char *key,

@@ -170,33 +170,39 @@ enum fx_err fx_store_q_start(struct fx_store *s, struct q *q, const char *sql,
     return e;
 }
 
+/* One statement stepped once: the step's result (FX_DB_ROW, FX_DB_DONE or a negative
+ * fx_err); the first column of its row into *first, the rows it changed into *changed
+ * (each may be NULL). */
+static int step_once(struct fx_store *s, int64_t *first, int64_t *changed, const char *sql,
+                     const char *types, va_list ap)
+{
+    struct q q;
+    enum fx_err e = q_vstart(s, &q, sql, types, ap);
+    if (e) return -(int)e;
+    int rc = q_step(&q);
+    if (rc == FX_DB_ROW && first) *first = qi(&q, 0);
+    if (rc >= 0 && changed) *changed = s->ops->changes(q.db); /* before it goes back */
+    q_end(&q);
+    return rc;
+}
+
 enum fx_err fx_store_q_int(struct fx_store *s, int64_t *out, const char *sql,
                            const char *types, ...)
 {
-    struct q q;
     va_list ap;
     va_start(ap, types);
-    enum fx_err e = q_vstart(s, &q, sql, types, ap);
+    int rc = step_once(s, out, NULL, sql, types, ap);
     va_end(ap);
-    if (e) return e;
-    int rc = q_step(&q);
-    if (rc == FX_DB_ROW && out) *out = qi(&q, 0);
-    q_end(&q);
-    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+    return q_found(rc);
 }
 
 enum fx_err fx_store_run(struct fx_store *s, int64_t *changed, const char *sql,
                          const char *types, ...)
 {
-    struct q q;
     va_list ap;
     va_start(ap, types);
-    enum fx_err e = q_vstart(s, &q, sql, types, ap);
+    int rc = step_once(s, NULL, changed, sql, types, ap);
     va_end(ap);
-    if (e) return e;
-    int rc = q_step(&q);
-    if (rc >= 0 && changed) *changed = s->ops->changes(q.db); /* before it goes back */
-    q_end(&q);
     return rc < 0 ? (enum fx_err)-rc : FX_OK;
 }
 

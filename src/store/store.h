@@ -366,8 +366,7 @@ enum fx_err fx_store_dest_progress(struct fx_store *s, const struct fx_send_job 
  * inbound call whose pages are being stored (fx_store_rx_*). */
 enum fx_store_lease { FX_STORE_LEASE_CONVERT, FX_STORE_LEASE_DIAL, FX_STORE_LEASE_RX };
 /* Renews owner's lease on id (the record's id, the destination's fax id, the inbound
- * call's id) until `until`,
- * while the work goes on. FX_ERR_NOT_FOUND when owner no longer holds it (another worker
+ * call's id) until `until`, while the work goes on. FX_ERR_NOT_FOUND when owner no longer holds it (another worker
  * claimed it after it expired, or the work ended): the owner must then stop trusting
  * its claim. Nodes sharing a store compare leases with their own clocks. */
 enum fx_err fx_store_lease_renew(struct fx_store *s, enum fx_store_lease kind, const char *id,

@@ -122,6 +122,13 @@ static inline int64_t qi(struct q *q, int i)
     return q->s->ops->col_int(q->st, i);
 }
 
+/* A lookup's outcome from its step: FX_OK for a row, FX_ERR_NOT_FOUND for none, else the
+ * step's error. */
+static inline enum fx_err q_found(int rc)
+{
+    return rc == FX_DB_ROW ? FX_OK : rc == FX_DB_DONE ? FX_ERR_NOT_FOUND : (enum fx_err)-rc;
+}
+
 /* Copies a column's text (NULL as "") into a fixed-size field, truncating. */
 static inline void cp(char *dst, size_t size, const char *src)
 {

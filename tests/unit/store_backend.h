@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "store/store.h"
 
 /* The server's base URI, or NULL for SQLite. */
@@ -105,6 +106,16 @@ static inline long long fx_test_pg_int(const char *dir, const char *sql)
     bool got = fgets(out, sizeof out, p) != NULL;
     int rc = pclose(p);
     return got && rc == 0 ? strtoll(out, NULL, 10) : -1;
+}
+
+/* A committed blob (".tiff") holding text; its key into key[96]. */
+static inline void fx_test_put_blob(struct fx_store *s, const char *text, char key[96])
+{
+    struct fx_blob_writer *w = NULL;
+    char sha[65];
+    CHECK(fx_blob_begin(s, &w) == FX_OK);
+    CHECK(fx_blob_write(w, text, strlen(text)) == FX_OK);
+    CHECK(fx_blob_commit(w, ".tiff", key, sha) == FX_OK);
 }
 
 #endif

@@ -1440,16 +1440,6 @@ static void test_blobs_pg_crash(struct fx_store *s, const char *dir, const char 
     fx_store_close(s);
 }
 
-/* A blob written with the given bytes; its key into key[96]. */
-static void put_blob(struct fx_store *s, const char *bytes, char key[96])
-{
-    struct fx_blob_writer *w = NULL;
-    char sha[65];
-    CHECK(fx_blob_begin(s, &w) == FX_OK);
-    CHECK(fx_blob_write(w, bytes, strlen(bytes)) == FX_OK);
-    CHECK(fx_blob_commit(w, ".tiff", key, sha) == FX_OK);
-}
-
 /* A received fax of uid whose image is blob. */
 static void inbox_fax(struct fx_store *s, const char *uid, const char *blob, struct fx_fax *f)
 {
@@ -1484,8 +1474,8 @@ static void test_blob_trash(void)
     make_data_dir(dir);
     struct fx_store *s = open_store(dir);
     char image[96], left[96];
-    put_blob(s, "image", image);
-    put_blob(s, "left", left);
+    fx_test_put_blob(s, "image", image);
+    fx_test_put_blob(s, "left", left);
     char uid[FX_UID_SIZE];
     new_account(s, "individual", NULL, 100, uid);
     struct fx_fax f;
@@ -1526,10 +1516,10 @@ static void test_blob_orphans(void)
     struct fx_store *s = open_store(dir);
     char uid[FX_UID_SIZE], image[96], upload[96], logo[96], lost[96], linked[96];
     new_account(s, "individual", NULL, 100, uid);
-    put_blob(s, "image", image);
-    put_blob(s, "upload", upload);
-    put_blob(s, "logo", logo);
-    put_blob(s, "lost", lost);
+    fx_test_put_blob(s, "image", image);
+    fx_test_put_blob(s, "upload", upload);
+    fx_test_put_blob(s, "logo", logo);
+    fx_test_put_blob(s, "lost", lost);
     CHECK(fx_blob_link(s, image, ".tiff", linked) == FX_OK);
 
     struct fx_fax f;
@@ -1559,14 +1549,14 @@ static void test_blob_orphans(void)
     /* Ten unnamed of thirteen old blobs go; eleven of fourteen look like lost records
      * (a database replaced beside its blobs), and none go. */
     char many[11][96];
-    for (int i = 0; i < 11; i++) put_blob(s, "many", many[i]);
+    for (int i = 0; i < 11; i++) fx_test_put_blob(s, "many", many[i]);
     CHECK(fx_blob_orphans_remove(s, 0) == 0);
     for (int i = 0; i < 11; i++) CHECK(blob_held(s, dir, many[i]));
     CHECK(fx_blob_remove(s, many[10]) == FX_OK);
     CHECK(fx_blob_orphans_remove(s, 0) == 10);
     for (int i = 0; i < 10; i++) CHECK(!blob_held(s, dir, many[i]));
     /* A blob column the pass does not read: nothing is removed. */
-    put_blob(s, "lost", lost);
+    fx_test_put_blob(s, "lost", lost);
     CHECK(sql_exec(dir, "ALTER TABLE faxes ADD COLUMN extra_blob TEXT"));
     CHECK(fx_blob_orphans_remove(s, 0) == 0);
     CHECK(blob_held(s, dir, lost));

@@ -22,15 +22,6 @@ static struct fx_store *open_tmp(char *dir, const char *node)
     return mkdtemp(dir) ? fx_test_store_open(dir, node, 0) : NULL;
 }
 
-static void put_blob(struct fx_store *s, const char *text, char key[96])
-{
-    struct fx_blob_writer *w = NULL;
-    char sha[65];
-    CHECK(fx_blob_begin(s, &w) == FX_OK);
-    CHECK(fx_blob_write(w, text, strlen(text)) == FX_OK);
-    CHECK(fx_blob_commit(w, ".tiff", key, sha) == FX_OK);
-}
-
 static bool blob_exists(struct fx_store *s, const char *key)
 {
     char path[4400];
@@ -86,9 +77,9 @@ static void test_pages_under_lease(void)
     new_call(&c, me, 1000, 1060);
     CHECK(fx_store_rx_begin(s, &c) == FX_OK);
     CHECK(fx_store_rx_begin(s, &c) == FX_ERR_CONFLICT);
-    put_blob(s, "page one", k1);
-    put_blob(s, "page two", k2);
-    put_blob(s, "page three", k3);
+    fx_test_put_blob(s, "page one", k1);
+    fx_test_put_blob(s, "page two", k2);
+    fx_test_put_blob(s, "page three", k3);
     CHECK(fx_store_rx_page(s, c.id, me, 2, k2, 1070) == FX_ERR_NOT_FOUND); /* not the next */
     CHECK(fx_store_rx_page(s, c.id, "someone else", 1, k1, 1070) == FX_ERR_NOT_FOUND);
     CHECK(fx_store_rx_page(s, "no such call", me, 1, k1, 1070) == FX_ERR_NOT_FOUND);
@@ -186,8 +177,8 @@ static void test_takeover_by_another_node(void)
     CHECK(fx_store_rx_begin(a, &call) == FX_OK);
     CHECK(fx_store_rx_begin(a, &older) == FX_OK);
     char k1[96], k2[96], whole[96];
-    put_blob(a, "page one", k1);
-    put_blob(a, "page two", k2);
+    fx_test_put_blob(a, "page one", k1);
+    fx_test_put_blob(a, "page two", k2);
     CHECK(fx_store_rx_page(a, call.id, wa, 1, k1, 2020) == FX_OK);
     CHECK(fx_store_rx_page(a, call.id, wa, 2, k2, 2030) == FX_OK);
     /* Node a is gone: nothing renews. Before the lease ends nobody takes the calls. */
@@ -209,7 +200,7 @@ static void test_takeover_by_another_node(void)
     CHECK(fx_store_rx_claim(c, wc, 2032, 5, &got2) == FX_ERR_NOT_FOUND);
     CHECK(fx_store_lease_renew(a, FX_STORE_LEASE_RX, call.id, wa, 2100) == FX_ERR_NOT_FOUND);
     char k3[96];
-    put_blob(a, "page three", k3);
+    fx_test_put_blob(a, "page three", k3);
     CHECK(fx_store_rx_page(a, call.id, wa, 3, k3, 2100) == FX_ERR_NOT_FOUND);
     fx_blob_remove(a, k3);
     /* b is slow: its lease ends too and c claims the call as well. */
@@ -219,14 +210,14 @@ static void test_takeover_by_another_node(void)
     /* Both store the fax under the call's id: it exists once, with one webhook. */
     struct fx_attempt at;
     struct fx_fax f;
-    put_blob(c, "the joined pages", whole);
+    fx_test_put_blob(c, "the joined pages", whole);
     received(&got2, uid, 2, whole, &at, &f);
     CHECK(fx_store_fax_received(c, &at, &f) == FX_OK);
     CHECK(pages_of(c, call.id).n == 0);
     CHECK(!blob_exists(c, k1) && !blob_exists(c, k2) && blob_exists(c, whole));
     CHECK(fx_store_rx_claim(b, wb, 9000, 5, &got) == FX_ERR_NOT_FOUND);
     char whole_b[96];
-    put_blob(b, "the joined pages", whole_b);
+    fx_test_put_blob(b, "the joined pages", whole_b);
     received(&got, uid, 2, whole_b, &at, &f);
     strcpy(f.id, call.id);
     strcpy(at.fax_id, call.id);
