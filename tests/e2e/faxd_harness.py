@@ -396,6 +396,16 @@ class Faxd:
     def stderr_tail(self, n=4000):
         return self.stderr_text()[-n:]
 
+    def wait_log(self, tc, text, timeout=30):
+        """Waits until faxd has logged text; tc fails after timeout seconds. Log lines
+        come from several threads (SIP, the call's, the queue's): wait for the one a
+        check needs, not for an earlier one."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr_text():
+            tc.assertLess(time.monotonic(), deadline,
+                          "faxd never logged %r\n%s" % (text, self.stderr_tail()))
+            time.sleep(0.1)
+
     # -- faxctl
     def faxctl_raw(self, *args, timeout=60):
         return subprocess.run([FAXCTL_BIN] + self.args + ["--json"] + [str(a) for a in args],

@@ -58,11 +58,7 @@ class LeaseLostTest(FreshFaxdTestCase):
         return self.send_ok(tok, payload)["ids"][num]
 
     def wait_log(self, text, timeout=120):
-        deadline = time.monotonic() + timeout
-        while text not in self.faxd.stderr_text():
-            self.assertLess(time.monotonic(), deadline,
-                            "faxd never logged %r\n%s" % (text, self.faxd.stderr_tail()))
-            time.sleep(0.1)
+        self.faxd.wait_log(self, text, timeout)
 
     def inbox(self, tok):
         r = self.req("GET", "/accounts/self/faxes", token=tok, query={"category": "inbox"})

@@ -315,11 +315,9 @@ class SipRobustTest(unittest.TestCase):
             self.assertIn("m=image", reinvite[0])
             refused = SDP.replace("8 0", "8") % rtp.getsockname()[1] + "m=image 0 udptl t38\r\n"
             p.reply_sdp(reinvite[0], reinvite[1], "200 OK", refused)
-            deadline = time.monotonic() + 10
-            while "sip t38 refused to=+14155550199 status=200" not in fx.stderr_text():
-                self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
-                time.sleep(0.2)
-            self.assertIn("staying in G.711 to=+14155550199", fx.stderr_text())
+            # The SIP thread logs the refusal, then the call's thread acts on it.
+            fx.wait_log(self, "staying in G.711 to=+14155550199", 10)
+            self.assertIn("sip t38 refused to=+14155550199 status=200", fx.stderr_text())
             # The far end hangs up: the attempt is recorded as a G.711 call.
             bye = ("BYE sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
                    "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\n"
@@ -416,12 +414,6 @@ class SipRobustTest(unittest.TestCase):
         rec = wait_fax(self, fx, acct["token"], fid, timeout=30)
         self.assertEqual(rec["status"], "failed_user_busy", fx.stderr_tail())
 
-    def wait_log(self, fx, text, timeout=10):
-        deadline = time.monotonic() + timeout
-        while text not in fx.stderr_text():
-            self.assertLess(time.monotonic(), deadline, fx.stderr_tail())
-            time.sleep(0.1)
-
     def test_digest_auth_late_offer_and_100rel(self):
         """A caller outside every trunk's networks is challenged (407) when a trunk has
         inbound credentials: the right answer is taken as that trunk's call, a replayed
@@ -485,13 +477,13 @@ class SipRobustTest(unittest.TestCase):
             self.assertEqual(code, 200, fx.stderr_tail())
             self.assertIn("m=audio ", ok6)
             p.ack(port, inv6, ok6, sdp=SDP.replace("8 0", "0") % 40002)
-            self.wait_log(fx, "line sip media to=%s kind=pcmu peer=127.0.0.1:40002" % num)
+            fx.wait_log(self, "line sip media to=%s kind=pcmu peer=127.0.0.1:40002" % num, 10)
             # A re-INVITE without an offer: ours again in the 200; the ACK's answer moves.
             reinv, (code, ok7) = p.in_dialog("INVITE", port, inv6, ok6, 2)
             self.assertEqual(code, 200, fx.stderr_tail())
             self.assertIn("m=audio ", ok7)
             p.ack(port, reinv, ok7, sdp=SDP.replace("8 0", "0") % 40004)
-            self.wait_log(fx, "line sip media to=%s kind=pcmu peer=127.0.0.1:40004" % num)
+            fx.wait_log(self, "line sip media to=%s kind=pcmu peer=127.0.0.1:40004" % num, 10)
             self.assertEqual(p.bye(port, inv6, ok6), 200)
 
             # 100rel: required → 420 with Unsupported; merely supported → answered.
