@@ -139,17 +139,6 @@ class RxTakeoverTest(unittest.TestCase):
                       % call_id in o.stderr_text()]
             self.assertEqual(len(takers), 1, [o.stderr_tail() for o in others])
 
-    def blob_keys(self, fx):
-        """Every blob key the store holds: rows of `blobs` (PostgreSQL) or files."""
-        if fx.pg_db:
-            c = fx.db()
-            try:
-                return {r[0] for r in c.execute("SELECT blob_key FROM blobs").fetchall()}
-            finally:
-                c.close()
-        root = os.path.join(fx.data_dir, "blobs")
-        return {os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "??", "*"))}
-
     def test_a_finished_call_leaves_nothing_in_progress(self):
         fx = Faxd(env={"FAXD_GENERAL_LOG_LEVEL": "debug"})
         self.addCleanup(fx.close)
@@ -164,20 +153,26 @@ class RxTakeoverTest(unittest.TestCase):
         self.assertEqual(harness_wait_fax(self, fx, tok, sent_id, 300)["status"], "success")
         recs = wait_inbox(self, fx, tok, 1, timeout=60)
         self.assertEqual([(f["pages"], f["status"]) for f in recs], [(4, "success")])
-        time.sleep(1)  # the call's END runs after its record
         # Pages went to the store while the call ran (the first at least: an accelerated
         # call may end before the others are copied, and then they need not be).
-        self.assertIn("queue rx page stored fax=%s page=1" % recs[0]["id"], fx.stderr_text())
-        c = fx.db()
-        try:
-            for table in ("rx_calls", "rx_pages"):
-                self.assertEqual(c.execute("SELECT COUNT(*) FROM %s" % table).fetchone()[0], 0)
-            used = {r[0] for r in c.execute("SELECT blob FROM faxes").fetchall()}
-            used |= {r[0] for r in c.execute("SELECT blob FROM uploads").fetchall()}
-        finally:
-            c.close()
-        # The pages stored during the call went with it: every blob left is a record's.
-        self.assertEqual(self.blob_keys(fx) - used, set())
+        fx.wait_log(self, "queue rx page stored fax=%s page=1" % recs[0]["id"], 10)
+        # The call's END runs after its record, and page blobs go after the commit that
+        # took their rows: wait (up to 10 s) until nothing of the call is left.
+        deadline = time.monotonic() + 10
+        while True:
+            c = fx.db()
+            try:
+                left = [c.execute("SELECT COUNT(*) FROM %s" % t).fetchone()[0]
+                        for t in ("rx_calls", "rx_pages")]
+            finally:
+                c.close()
+            # The pages stored during the call went with it: every blob left is a record's.
+            stray = fx.stray_blobs()
+            if (left == [0, 0] and stray == ([], [])) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(left, [0, 0])
+        self.assertEqual(stray, ([], []))
 
 
 if __name__ == "__main__":
