@@ -197,11 +197,19 @@ class CrossAccountTest(FaxdTestCase):
         ta = cls.a["token"]
         cls.fax = f.import_fax(cls.a["uid"], frm="+12025550801", to=cls.a["number"])
         cls.path = f.upload(ta, LETTER, "letter.txt").json()["path"]
+        # Scheduled far ahead: once converted, A's outbox record waits unchanged, so the
+        # test's before/after snapshots see only what B's requests might have changed.
         r = f.req("POST", "/accounts/self/outbox", token=ta,
                   body={"from": cls.a["number"], "to": ["+12025550802"], "files": [cls.path],
-                        "return_ids": True, "comment": {"text": "cross", "tags": []}})
+                        "return_ids": True, "comment": {"text": "cross", "tags": []},
+                        "send_time": "2030-01-02 03:04:05 +0000"})
         assert r.status == 201, r
         cls.outbox_id = f.req("GET", "/accounts/self/outbox", token=ta).json()["records"][0]["id"]
+        deadline = time.monotonic() + 120
+        while f.req("GET", "/accounts/self/outbox/" + cls.outbox_id,
+                    token=ta).json()["status"] != "scheduled_for_sending":
+            assert time.monotonic() < deadline, f.stderr_tail()
+            time.sleep(0.2)
         cls.hook = f.req("POST", "/hooks", token=ta, body={"target": "https://a.example.com/",
                                                            "event": "fax_sent"}).json()["id"]
 
